@@ -1,0 +1,1 @@
+"""Backflip Blender extension."""
