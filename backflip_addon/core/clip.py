@@ -19,11 +19,10 @@ import numpy as np
 
 from . import rotations as rot
 from .errors import ClipFormatError, InvalidInputError
-from .skeleton import CLIP_COLUMNS, FRAME_WIDTH, ROOT_POS, ROOT_ROT
+from .skeleton import CLIP_COLUMNS, FRAME_WIDTH, QUAT_COLUMNS, ROOT_POS, ROOT_ROT
 
 NPZ_VERSION = 1
 LOOP_MODES = ("wrap", "none")
-_QUAT_COLUMNS = [ROOT_ROT.start] + [start for _, start, width in CLIP_COLUMNS if width == 4]
 # DeepMimic normalises on load and its own clips drift (kick: 0.58, backflip: 1.12); reject only
 # quaternions that cannot be meant as rotations (zero, or far from unit length).
 _UNIT_TOLERANCE = 0.5
@@ -108,7 +107,7 @@ class MotionClip:
         alpha = np.clip((local - times[i0]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
         a, b = self.frames[i0], self.frames[i0 + 1]
         out = a + (b - a) * alpha[:, None]
-        for start in _QUAT_COLUMNS:
+        for start in QUAT_COLUMNS:
             out[:, start : start + 4] = rot.slerp(a[:, start : start + 4], b[:, start : start + 4], alpha)
         out[:, ROOT_POS] += cycles[:, None] * self.cycle_offset
         out[:, 0] = 0.0
@@ -187,7 +186,7 @@ def _check_row(path: Path, line: int, index: int, row, is_last: bool) -> None:
         raise ClipFormatError(f"{where} holds NaN or infinity", hint)
     if values[0] <= 0 and not is_last:
         raise ClipFormatError(f"{where} has a non-positive duration {values[0]}", hint)
-    for start in _QUAT_COLUMNS:
+    for start in QUAT_COLUMNS:
         norm = np.linalg.norm(values[start : start + 4])
         if abs(norm - 1.0) > _UNIT_TOLERANCE:
             raise ClipFormatError(

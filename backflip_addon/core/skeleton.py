@@ -154,6 +154,8 @@ CLIP_COLUMNS: tuple[tuple[str, int, int], ...] = (
     ("left_elbow", 43, 1),
 )
 FRAME_WIDTH = 44
+# First column of every quaternion in a row: the root's, then each spherical joint's.
+QUAT_COLUMNS = [4] + [start for _, start, width in CLIP_COLUMNS if width == 4]
 ROOT_POS = slice(1, 4)
 ROOT_ROT = slice(4, 8)
 END_EFFECTORS = ("right_ankle", "right_wrist", "left_ankle", "left_wrist")

@@ -1,0 +1,25 @@
+"""Every bpy class of the add-on, registered in one place and in dependency order."""
+from __future__ import annotations
+
+import bpy
+
+from . import preferences, properties
+from .operators import reference
+from .ui import panels
+
+CLASSES: tuple[type, ...] = (
+    *preferences.CLASSES,
+    *properties.CLASSES,
+    *reference.CLASSES,
+    *panels.CLASSES,
+)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

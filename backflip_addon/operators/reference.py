@@ -1,0 +1,56 @@
+"""Reference clip operators: bring a DeepMimic clip into the scene on the humanoid armature."""
+from __future__ import annotations
+
+import bpy
+from bpy_extras.io_utils import ImportHelper
+
+from ..core.errors import BackflipError
+
+
+def scene_fps(scene: bpy.types.Scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
+def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Object | None = None) -> bpy.types.Object:
+    """Load a clip and key it onto `armature` (a new humanoid if None); returns the armature."""
+    from ..blender import keys, rig
+    from ..core.clip import load_clip
+
+    clip = load_clip(path)  # raises before anything is added to the scene
+    if armature is None:
+        armature, _ = rig.build_humanoid(context, name="Backflip")
+    keys.key_clip(armature, clip, fps=scene_fps(context.scene), start_frame=context.scene.frame_start)
+    frames = clip.resample(scene_fps(context.scene)).num_frames
+    context.scene.frame_end = max(context.scene.frame_end, context.scene.frame_start + frames - 1)
+    settings = context.scene.backflip.reference
+    settings.clip_path = path
+    settings.armature = armature
+    return armature
+
+
+class BACKFLIP_OT_import_clip(bpy.types.Operator, ImportHelper):
+    """Key a DeepMimic motion clip (.txt or .npz) onto the Backflip humanoid"""
+
+    bl_idname = "backflip.import_clip"
+    bl_label = "Import Reference Clip"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: bpy.props.StringProperty(default="*.txt;*.json;*.npz", options={"HIDDEN"})
+    use_existing: bpy.props.BoolProperty(
+        name="Use Scene Character",
+        description="Key the scene's Backflip character instead of building a new one",
+        default=True,
+    )
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        existing = context.scene.backflip.reference.armature if self.use_existing else None
+        try:
+            armature = import_clip(context, self.filepath, existing)
+        except BackflipError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Keyed {bpy.path.basename(self.filepath)} onto {armature.name}")
+        return {"FINISHED"}
+
+
+CLASSES = (BACKFLIP_OT_import_clip,)

@@ -1,0 +1,29 @@
+"""Scene settings of the add-on: one PointerProperty on Scene, everything else inside it."""
+from __future__ import annotations
+
+import bpy
+
+
+class BACKFLIP_PG_reference(bpy.types.PropertyGroup):
+    clip_path: bpy.props.StringProperty(name="Reference Clip", subtype="FILE_PATH", default="")
+    armature: bpy.props.PointerProperty(
+        name="Character",
+        type=bpy.types.Object,
+        poll=lambda _self, obj: obj.type == "ARMATURE",
+        description="The humanoid armature that clips and stages are keyed onto",
+    )
+
+
+class BACKFLIP_PG_scene(bpy.types.PropertyGroup):
+    reference: bpy.props.PointerProperty(type=BACKFLIP_PG_reference)
+
+
+CLASSES = (BACKFLIP_PG_reference, BACKFLIP_PG_scene)
+
+
+def register() -> None:
+    bpy.types.Scene.backflip = bpy.props.PointerProperty(type=BACKFLIP_PG_scene)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.backflip

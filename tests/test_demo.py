@@ -1,0 +1,54 @@
+"""The README's main job, end to end: clip → keyed armature in a saved .blend, plot and render."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def test_demo_writes_a_blend_whose_armature_plays_the_backflip(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer_service", "demo", "--out", str(out), "--res", "32"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    blend = out / "backflip_reference.blend"
+    for name in ("backflip_reference.blend", "root_height.png", "frame_mid_flip.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert not list(out.glob("*.tmp.blend"))
+
+    import bpy
+
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    scene = bpy.context.scene
+    armature = bpy.data.objects["Backflip"]
+    assert armature.animation_data.action is not None
+    heights = []
+    for frame in range(scene.frame_start, scene.frame_end + 1):
+        scene.frame_set(frame)
+        heights.append((armature.matrix_world @ armature.pose.bones["root"].head).z)
+    assert scene.frame_end - scene.frame_start + 1 == 53
+    assert max(heights) - min(heights) == pytest.approx(0.54, abs=0.03)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_demo_reports_a_broken_clip(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("{}")
+    result = subprocess.run(
+        [sys.executable, "-m", "trainer_service", "demo", "--out", str(tmp_path / "o"), "--clip", str(bad)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 1
+    assert f"{bad}:1: no 'Frames' array" in result.stderr and "hint:" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_command_prints_usage() -> None:
+    result = subprocess.run([sys.executable, "-m", "trainer_service", "fly"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "commands:" in result.stderr

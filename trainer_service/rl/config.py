@@ -1,0 +1,135 @@
+"""Every number the trainer uses, as typed dataclasses with one docstring per field.
+
+`PPOConfig` holds the learning algorithm (CleanRL's ppo_continuous_action.py layout); `StageConfig`
+says when learning stages are kept and how they are judged; `TrainConfig` bundles both with the run's
+budget. A run folder holds `config.json` = `asdict(TrainConfig)`; `from_dict` reads it back and
+rejects unknown keys so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from backflip_addon.core.errors import InvalidInputError
+
+T = TypeVar("T")
+
+
+@dataclass
+class PPOConfig:
+    """Proximal Policy Optimisation with GAE; defaults chosen by the experiments in the README."""
+
+    num_envs: int = 0
+    """simulated characters stepped in parallel (0 = one per CPU core)"""
+    num_steps: int = 512
+    """control steps collected per character between two updates; batch = num_envs * num_steps"""
+    hidden_sizes: tuple[int, ...] = (1024, 512)
+    """hidden layer widths of both the policy and the value MLP (DeepMimic: 1024-512, ReLU)"""
+    init_log_std: float = -1.6
+    """initial log standard deviation of the Gaussian policy (rad of residual joint target; e^-1.6 = 0.2)"""
+    min_log_std: float = -3.0
+    """floor on the learned log standard deviation so exploration never collapses to zero"""
+    learning_rate: float = 1e-4
+    """Adam step size of the policy"""
+    critic_learning_rate: float = 5e-4
+    """Adam step size of the value function"""
+    anneal_lr: bool = False
+    """decay both step sizes linearly to zero over `TrainConfig.total_samples`"""
+    gamma: float = 0.95
+    """discount factor per control step (DeepMimic: 0.95 at 30 Hz, a horizon of ~0.7 s)"""
+    gae_lambda: float = 0.95
+    """GAE lambda: bias/variance trade-off of the advantage estimate"""
+    update_epochs: int = 4
+    """passes over each batch"""
+    minibatch_size: int = 512
+    """samples per gradient step"""
+    clip_coef: float = 0.2
+    """PPO ratio clipping epsilon"""
+    clip_vloss: bool = False
+    """clip the value loss around the old value estimate as well"""
+    ent_coef: float = 0.0
+    """entropy bonus weight (the log-std floor keeps exploring instead)"""
+    max_grad_norm: float = 1.0
+    """gradient clipping by global norm, per network"""
+    target_kl: float = 0.05
+    """stop the epochs of one update early when the approximate KL exceeds this (0 = never)"""
+    norm_adv: bool = True
+    """normalise advantages per minibatch"""
+    obs_clip: float = 10.0
+    """clip normalised observations to +-this many standard deviations"""
+    action_bound_coef: float = 10.0
+    """penalty on policy means beyond +-`action_bound` (keeps the mean inside the joint range)"""
+    action_bound: float = 1.5
+    """bound on the residual action mean (rad) used by the penalty above"""
+    seed: int = 1
+    """seed of torch, numpy and the simulators"""
+    torch_threads: int = 1
+    """torch intra-op threads in the learner (the simulator workers use the other cores)"""
+
+
+@dataclass
+class StageConfig:
+    """When learning stages are kept and how each is judged."""
+
+    first_stage_samples: int = 100_000
+    """samples at the first log-spaced stage after the initial one (stage 0 = untrained policy)"""
+    stages_per_decade: int = 4
+    """log-spaced stages per factor of ten in samples (4: 100k, 178k, 316k, 562k, 1M, ...)"""
+    eval_every_samples: int = 250_000
+    """samples between milestone checks (first full rotation, first landing, best return)"""
+    best_return_margin: float = 0.03
+    """a new best normalised return becomes a stage only if it beats the last best-return stage by this"""
+    extra_seconds: float = 1.5
+    """how long the evaluation rollout continues past the clip's end (s)"""
+    perturbed_rollouts: int = 3
+    """seeded perturbed rollouts per evaluation, besides the deterministic one"""
+    perturb_std: float = 0.05
+    """std of the seeded Gaussian noise added to the policy's actions in perturbed rollouts (rad)"""
+    preview_frames: int = 12
+    """poses drawn in a stage's filmstrip preview"""
+
+
+@dataclass
+class TrainConfig:
+    """One training run: what to imitate, for how long, how to learn and when to keep stages."""
+
+    total_samples: int = 100_000_000
+    """stop after this many simulated control steps"""
+    minutes: float = 0.0
+    """stop after this many minutes of wall-clock, summed over resumed sessions (0 = no limit)"""
+    checkpoint_seconds: float = 120.0
+    """wall-clock between two resumable checkpoints (a stage always writes one too)"""
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    """the learning algorithm"""
+    stages: StageConfig = field(default_factory=StageConfig)
+    """learning-stage schedule and evaluation"""
+    sim: dict = field(default_factory=dict)
+    """overrides of the simulator's SimConfig fields (its own dataclass checks the keys)"""
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass `cls` from a (possibly nested) dict; unknown keys are an error."""
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{cls.__name__} expects a mapping, got {type(data).__name__}", "check the config file")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise InvalidInputError(
+            f"unknown {cls.__name__} key(s): {', '.join(unknown)}", f"valid keys: {', '.join(sorted(fields))}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = from_dict(type(default), value)
+        elif isinstance(default, tuple):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """JSON-ready dict of a config dataclass (tuples become lists)."""
+    return dataclasses.asdict(config)

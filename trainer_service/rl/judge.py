@@ -1,0 +1,183 @@
+"""How a stage is judged, from its rollout rows alone (pure numpy, no simulator).
+
+Everything here works on DeepMimic rows (F, 44) at a fixed frame rate, so anyone can re-judge a
+stage from its `rollout.txt`: ground contacts come from the humanoid's collision shapes placed by
+forward kinematics (a body touches the ground when its lowest point is within `CONTACT_HEIGHT` of
+y = 0), rotation is the root's pitch about the lateral axis it had in the first frame.
+
+"Landed" (the product's definition): at least 330° of rotation, then the feet meet the ground with no
+other body touching it, and the character stays up (no other body touches) for at least 1 s after.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backflip_addon.core import rotations as rot
+from backflip_addon.core.kinematics import forward_kinematics
+from backflip_addon.core.skeleton import FEET, ROOT_ROT, humanoid3d
+
+CONTACT_HEIGHT = 0.03
+"""a body touches the ground when its lowest point is below this height (m); the simulator's
+contacts sit within ~1 cm of y = 0 and a 30 Hz row can miss the exact moment of impact"""
+LANDING_ROTATION = 330.0
+"""degrees of rotation before a touchdown counts as a landing"""
+HOLD_SECONDS = 1.0
+"""how long the character must stay up after touchdown to have landed (s)"""
+MIN_ROTATION = 90.0
+"""below this many degrees the stage is labelled "no rotation" """
+
+# Which plain-words label the first body to hit the ground gives (bodies of humanoid3d).
+CONTACT_LABELS = {
+    "neck": "lands on head",
+    "chest": "lands on head",
+    "right_knee": "lands on knees",
+    "left_knee": "lands on knees",
+    "root": "lands on back",
+    "right_hip": "lands on back",
+    "left_hip": "lands on back",
+    "right_shoulder": "lands on hands",
+    "left_shoulder": "lands on hands",
+    "right_elbow": "lands on hands",
+    "left_elbow": "lands on hands",
+    "right_wrist": "lands on hands",
+    "left_wrist": "lands on hands",
+}
+
+
+def _rpy_quat(rpy: tuple[float, float, float]) -> np.ndarray:
+    """URDF roll-pitch-yaw (fixed X, then Y, then Z) as a quaternion."""
+    qx = rot.from_axis_angle(np.array([1.0, 0, 0]), rpy[0])
+    qy = rot.from_axis_angle(np.array([0, 1.0, 0]), rpy[1])
+    qz = rot.from_axis_angle(np.array([0, 0, 1.0]), rpy[2])
+    return rot.multiply(qz, rot.multiply(qy, qx))
+
+
+def lowest_points(frames: np.ndarray) -> np.ndarray:
+    """Height (F, B) of the lowest point of each body's collision shape."""
+    skeleton = humanoid3d()
+    pos, world = forward_kinematics(frames, skeleton)
+    out = np.zeros(pos.shape[:2])
+    for i, body in enumerate(skeleton.bodies):
+        shape = body.shape
+        q = rot.multiply(world[:, i], _rpy_quat(shape.rpy))
+        centre = pos[:, i] + rot.rotate(world[:, i], np.array(shape.origin))
+        if shape.kind == "sphere":
+            out[:, i] = centre[:, 1] - shape.radius
+        elif shape.kind == "capsule":
+            tip = rot.rotate(q, np.array([0.0, 0.0, shape.length / 2]))
+            out[:, i] = centre[:, 1] - np.abs(tip[:, 1]) - shape.radius
+        else:  # box: the lowest of its eight corners
+            half = np.array(shape.size) / 2
+            corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half
+            heights = centre[:, None, 1] + rot.rotate(q[:, None], corners[None])[..., 1]
+            out[:, i] = heights.min(axis=1)
+    return out
+
+
+def ground_contacts(frames: np.ndarray, contact_height: float = CONTACT_HEIGHT) -> np.ndarray:
+    """Boolean (F, B): which bodies touch the ground in each frame."""
+    return lowest_points(frames) <= contact_height
+
+
+def pitch_degrees(frames: np.ndarray) -> np.ndarray:
+    """Unwrapped rotation (F,) of the root about the lateral axis it had in frame 0 (degrees).
+
+    Positive = backward (a backflip's direction) for humanoid3d, whose forward is its local +x.
+    """
+    q = rot.normalize(frames[:, ROOT_ROT])
+    up = np.array([0.0, 1.0, 0.0])
+    forward0 = rot.rotate(q[0], np.array([1.0, 0.0, 0.0]))
+    forward0 = forward0 - up * forward0[1]
+    norm = np.linalg.norm(forward0)
+    forward0 = forward0 / norm if norm > 1e-6 else np.array([1.0, 0.0, 0.0])
+    body_up = rot.rotate(q, up)
+    # Angle of the body's up vector in the sagittal plane (spanned by forward0 and up).
+    # Leaning back tips the up vector towards -forward, which counts as positive rotation.
+    angle = np.arctan2(-body_up @ forward0, body_up @ up)
+    return np.degrees(np.unwrap(angle))
+
+
+@dataclass
+class Judgement:
+    """The measured outcome of one rollout."""
+
+    rotation_deg: float
+    """most rotation reached in the backflip direction (degrees)"""
+    landed: bool
+    """the product's definition of a landing (module docstring)"""
+    holds: bool
+    """landed and nothing but the feet touched the ground until the rollout's end"""
+    first_ground_body: str | None
+    """first body other than the feet to touch the ground (None: none did)"""
+    time_until_fall: float | None
+    """time of that first touch (s), None if it never happened"""
+    landing_time: float | None
+    """time of the landing touchdown (s), None if it did not land"""
+    label: str
+    """plain-words summary: see `label`"""
+
+
+def judge(frames: np.ndarray, fps: float, contact_height: float = CONTACT_HEIGHT) -> Judgement:
+    """Judge a rollout of DeepMimic rows at `fps` frames per second."""
+    frames = np.asarray(frames, dtype=np.float64)
+    names = humanoid3d().names
+    feet = [names.index(f) for f in FEET]
+    others = [i for i in range(len(names)) if i not in feet]
+    contacts = ground_contacts(frames, contact_height)
+    other_contact = contacts[:, others].any(axis=1)
+    foot_contact = contacts[:, feet].any(axis=1)
+    pitch = pitch_degrees(frames)
+    rotation = float(max(0.0, np.max(pitch)))
+
+    first_fall = int(np.argmax(other_contact)) if other_contact.any() else None
+    first_body = None
+    if first_fall is not None:
+        touching = [i for i in others if contacts[first_fall, i]]
+        first_body = names[min(touching, key=lambda i: _lowest_index(frames, first_fall, i))]
+
+    landed, holds, landing_time = False, False, None
+    rotated = np.flatnonzero(pitch >= LANDING_ROTATION)
+    if len(rotated):
+        after = np.arange(len(frames)) > rotated[0]
+        touch = np.flatnonzero(after & (foot_contact | other_contact))
+        if len(touch):
+            t0 = touch[0]
+            hold_frames = int(round(HOLD_SECONDS * fps))
+            window = other_contact[t0 : t0 + hold_frames + 1]
+            if not other_contact[t0] and len(window) == hold_frames + 1 and not window.any():
+                landed, landing_time = True, t0 / fps
+                holds = not other_contact[t0:].any()
+    return Judgement(
+        rotation_deg=rotation,
+        landed=landed,
+        holds=holds,
+        first_ground_body=first_body,
+        time_until_fall=None if first_fall is None else first_fall / fps,
+        landing_time=landing_time,
+        label=label(rotation, landed, holds, first_body),
+    )
+
+
+def _lowest_index(frames: np.ndarray, frame: int, body: int) -> float:
+    return float(lowest_points(frames[frame : frame + 1])[0, body])
+
+
+def label(rotation_deg: float, landed: bool, holds: bool, first_ground_body: str | None) -> str:
+    """Plain words for a rollout's outcome, most telling first."""
+    if landed:
+        return "lands and holds" if holds else "lands"
+    if rotation_deg < MIN_ROTATION:
+        return "no rotation"
+    if first_ground_body is None:
+        return "under-rotates"
+    return CONTACT_LABELS.get(first_ground_body, "falls")
+
+
+def normalised_return(rewards: np.ndarray, episode_steps: int, max_step_reward: float = 1.0) -> float:
+    """DeepMimic's normalised return: the episode's undiscounted return divided by the largest return
+    possible in a full-length episode (0 = nothing, 1 = perfect tracking for the whole episode).
+    Steps after an early termination count as zero reward."""
+    r = np.asarray(rewards, dtype=np.float64)[:episode_steps]
+    return float(r.sum() / (episode_steps * max_step_reward))

@@ -1,0 +1,195 @@
+"""PPO for imitation, read top to bottom: collect a rollout, estimate advantages (GAE), update.
+
+Names follow Schulman et al. (2017) and CleanRL's ppo_continuous_action.py. Two details matter for
+imitation with early termination:
+- a time-limit end (`truncated`) is not a failure: its last reward is bootstrapped with γ·V(final
+  observation), while a termination (a fall) gets no future value;
+- the critic predicts V·(1-γ) so its regression targets stay O(1) (see networks.Critic).
+All hyperparameters live in `config.PPOConfig`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import PPOConfig
+from .networks import Actor, Critic
+
+
+class Agent(nn.Module):
+    """Actor, critic and their optimisers; the critic shares the actor's observation normaliser."""
+
+    def __init__(self, obs_size: int, action_size: int, config: PPOConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.actor = Actor(obs_size, action_size, config.hidden_sizes, config.init_log_std, config.obs_clip)
+        self.critic = Critic(obs_size, config.hidden_sizes, self.actor.norm)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.learning_rate, eps=1e-5)
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_learning_rate, eps=1e-5)
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        """Discounted value in reward units (the critic's output divided by 1-γ)."""
+        return self.critic(obs) / (1.0 - self.config.gamma)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sampled actions, their log-probabilities and the values of a batch of observations."""
+        x = torch.as_tensor(obs, dtype=torch.float32)
+        dist = self.actor.distribution(x, self.config.min_log_std)
+        action = dist.sample()
+        return action.numpy(), dist.log_prob(action).sum(-1).numpy(), self.value(x).numpy()
+
+    def optimizer_state(self) -> dict:
+        return {"actor": self.actor_optimizer.state_dict(), "critic": self.critic_optimizer.state_dict()}
+
+    def load_optimizer_state(self, state: dict) -> None:
+        self.actor_optimizer.load_state_dict(state["actor"])
+        self.critic_optimizer.load_state_dict(state["critic"])
+
+    def set_learning_rate_fraction(self, fraction: float) -> None:
+        for group in self.actor_optimizer.param_groups:
+            group["lr"] = self.config.learning_rate * fraction
+        for group in self.critic_optimizer.param_groups:
+            group["lr"] = self.config.critic_learning_rate * fraction
+
+
+@dataclass
+class Rollout:
+    """num_steps x num_envs transitions; `dones[t]` = the episode ended with step t."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    logprobs: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    values: np.ndarray
+    last_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    episode_returns: list[float] = field(default_factory=list)
+    episode_lengths: list[int] = field(default_factory=list)
+    raw_reward_sum: float = 0.0
+
+
+def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollout, np.ndarray]:
+    """Step the vectorised simulator `num_steps` times with batched inference; returns the next obs."""
+    n, obs_size = obs.shape
+    gamma = agent.config.gamma
+    action_size = agent.actor.log_std.numel()
+    ro = Rollout(
+        obs=np.zeros((num_steps, n, obs_size), np.float32),
+        actions=np.zeros((num_steps, n, action_size), np.float32),
+        logprobs=np.zeros((num_steps, n), np.float32),
+        rewards=np.zeros((num_steps, n), np.float32),
+        dones=np.zeros((num_steps, n), np.float32),
+        values=np.zeros((num_steps, n), np.float32),
+    )
+    for t in range(num_steps):
+        action, logprob, value = agent.act(obs)
+        ro.obs[t], ro.actions[t], ro.logprobs[t], ro.values[t] = obs, action, logprob, value
+        obs, reward, terminated, truncated, info = envs.step(action)
+        reward = np.asarray(reward, np.float64)
+        ro.raw_reward_sum += float(reward.sum())
+        time_limit = np.asarray(truncated, bool) & ~np.asarray(terminated, bool)
+        if time_limit.any():
+            # Bootstrap a time-limit end: the episode would have gone on, so add γ·V(s_final).
+            final = np.asarray(info["final_obs"])[time_limit]
+            with torch.no_grad():
+                reward[time_limit] += gamma * agent.value(torch.as_tensor(final, dtype=torch.float32)).numpy()
+        done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+        ro.rewards[t], ro.dones[t] = reward, done
+        for i in np.flatnonzero(done):
+            ro.episode_returns.append(float(info["episode_return"][i]))
+            ro.episode_lengths.append(int(info["episode_length"][i]))
+    with torch.no_grad():
+        ro.last_values = agent.value(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+    return ro, obs
+
+
+def compute_gae(rewards: np.ndarray, values: np.ndarray, dones: np.ndarray, last_values: np.ndarray,
+                gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimation over (T, N) arrays; returns (advantages, value targets).
+
+    `dones[t]` marks that the state after step t belongs to a new episode (time-limit bootstraps are
+    already folded into `rewards`), so nothing flows back across it.
+    """
+    steps = len(rewards)
+    advantages = np.zeros_like(values, dtype=np.float64)
+    last = np.zeros_like(last_values, dtype=np.float64)
+    for t in reversed(range(steps)):
+        next_values = last_values if t == steps - 1 else values[t + 1]
+        live = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_values * live - values[t]
+        last = delta + gamma * gae_lambda * live * last
+        advantages[t] = last
+    return advantages, advantages + values
+
+
+def update(agent: Agent, ro: Rollout, advantages: np.ndarray, returns: np.ndarray,
+           generator: torch.Generator) -> dict[str, float]:
+    """Clipped-surrogate policy update and value regression over the batch; returns metrics."""
+    cfg = agent.config
+    b_obs = torch.as_tensor(ro.obs.reshape(-1, ro.obs.shape[-1]))
+    b_actions = torch.as_tensor(ro.actions.reshape(-1, ro.actions.shape[-1]))
+    b_logprobs = torch.as_tensor(ro.logprobs.reshape(-1))
+    b_adv = torch.as_tensor(advantages.reshape(-1), dtype=torch.float32)
+    # The critic regresses V·(1-γ); see networks.Critic.
+    b_targets = torch.as_tensor(returns.reshape(-1) * (1.0 - cfg.gamma), dtype=torch.float32)
+    b_old_values = torch.as_tensor(ro.values.reshape(-1) * (1.0 - cfg.gamma), dtype=torch.float32)
+    batch = b_obs.shape[0]
+    mb = min(cfg.minibatch_size, batch)
+    stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl",
+                                                       "clipfrac", "bound_loss")}
+    stopped_early = 0.0
+    for _epoch in range(cfg.update_epochs):
+        order = torch.randperm(batch, generator=generator)
+        epoch_kl = []
+        for start in range(0, batch - mb + 1, mb):
+            idx = order[start : start + mb]
+            dist = agent.actor.distribution(b_obs[idx], cfg.min_log_std)
+            logratio = dist.log_prob(b_actions[idx]).sum(-1) - b_logprobs[idx]
+            ratio = logratio.exp()
+            with torch.no_grad():
+                approx_kl = ((ratio - 1) - logratio).mean().item()
+                stats["clipfrac"].append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item())
+            adv = b_adv[idx]
+            if cfg.norm_adv:
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            pg_loss = torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+            entropy = dist.entropy().sum(-1).mean()
+            bound_loss = (torch.relu(dist.mean.abs() - cfg.action_bound) ** 2).sum(-1).mean()
+            actor_loss = pg_loss - cfg.ent_coef * entropy + cfg.action_bound_coef * bound_loss
+            agent.actor_optimizer.zero_grad()
+            actor_loss.backward()
+            nn.utils.clip_grad_norm_(agent.actor.parameters(), cfg.max_grad_norm)
+            agent.actor_optimizer.step()
+
+            new_values = agent.critic(b_obs[idx])
+            if cfg.clip_vloss:
+                clipped = b_old_values[idx] + torch.clamp(new_values - b_old_values[idx], -cfg.clip_coef, cfg.clip_coef)
+                v_loss = 0.5 * torch.max((new_values - b_targets[idx]) ** 2, (clipped - b_targets[idx]) ** 2).mean()
+            else:
+                v_loss = 0.5 * ((new_values - b_targets[idx]) ** 2).mean()
+            agent.critic_optimizer.zero_grad()
+            v_loss.backward()
+            nn.utils.clip_grad_norm_(agent.critic.parameters(), cfg.max_grad_norm)
+            agent.critic_optimizer.step()
+
+            epoch_kl.append(approx_kl)
+            stats["policy_loss"].append(pg_loss.item())
+            stats["value_loss"].append(v_loss.item())
+            stats["entropy"].append(entropy.item())
+            stats["approx_kl"].append(approx_kl)
+            stats["bound_loss"].append(bound_loss.item())
+        if cfg.target_kl > 0 and np.mean(epoch_kl) > cfg.target_kl:
+            stopped_early = 1.0
+            break
+    values = ro.values.reshape(-1)
+    targets = returns.reshape(-1)
+    var_y = np.var(targets)
+    out = {f"losses/{k}": float(np.mean(v)) if v else 0.0 for k, v in stats.items()}
+    out["losses/explained_variance"] = float("nan") if var_y == 0 else float(1 - np.var(targets - values) / var_y)
+    out["losses/kl_early_stop"] = stopped_early
+    out["charts/action_std"] = float(torch.exp(agent.actor.log_std).mean().item())
+    return out
