@@ -5,12 +5,14 @@ import bpy
 
 from . import preferences, properties
 from .operators import reference
+from .operators import set as set_ops
 from .ui import panels
 
 CLASSES: tuple[type, ...] = (
     *preferences.CLASSES,
     *properties.CLASSES,
     *reference.CLASSES,
+    *set_ops.CLASSES,
     *panels.CLASSES,
 )
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import bpy
 
+from . import properties_set
+
 
 class BACKFLIP_PG_reference(bpy.types.PropertyGroup):
     clip_path: bpy.props.StringProperty(name="Reference Clip", subtype="FILE_PATH", default="")
@@ -18,12 +20,14 @@ class BACKFLIP_PG_scene(bpy.types.PropertyGroup):
     reference: bpy.props.PointerProperty(type=BACKFLIP_PG_reference)
 
 
-CLASSES = (BACKFLIP_PG_reference, BACKFLIP_PG_scene)
+CLASSES = (BACKFLIP_PG_reference, BACKFLIP_PG_scene, *properties_set.CLASSES)
 
 
 def register() -> None:
     bpy.types.Scene.backflip = bpy.props.PointerProperty(type=BACKFLIP_PG_scene)
+    properties_set.register()
 
 
 def unregister() -> None:
+    properties_set.unregister()
     del bpy.types.Scene.backflip
