@@ -1,4 +1,4 @@
-"""Shared fixtures: paths into the installed pybullet_data and a scratch folder per test."""
+"""Shared fixtures: paths into the installed pybullet_data; the add-on registered in the real bpy wheel."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,3 +23,24 @@ def motions_dir(pybullet_data_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def backflip_clip_path(motions_dir: Path) -> Path:
     return motions_dir / "humanoid3d_backflip.txt"
+
+
+@pytest.fixture(scope="session")
+def addon():
+    import backflip_addon
+
+    backflip_addon.register()
+    yield backflip_addon
+    backflip_addon.unregister()
+
+
+@pytest.fixture
+def empty_scene(addon):
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    scene.frame_start = 1
+    scene.frame_end = 1
+    return scene

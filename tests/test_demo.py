@@ -10,17 +10,18 @@ import pytest
 from tests.conftest import ROOT
 
 
-def test_demo_writes_a_blend_whose_armature_plays_the_backflip(tmp_path: Path) -> None:
+def test_demo_writes_a_set_whose_armature_plays_the_backflip_and_renders_it(addon, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "trainer_service", "demo", "--out", str(out), "--res", "32"],
+        [sys.executable, "-m", "trainer_service", "demo", "--out", str(out), "--res", "48x28", "--samples", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     blend = out / "backflip_reference.blend"
-    for name in ("backflip_reference.blend", "root_height.png", "frame_mid_flip.png"):
+    for name in ("backflip_reference.blend", "root_height.png", "shot/shot.mp4", "shot/contact_sheet.png"):
         assert (out / name).stat().st_size > 0, name
     assert not list(out.glob("*.tmp.blend"))
+    assert len(list((out / "shot" / "frames").glob("*.png"))) == 53
 
     import bpy
 
@@ -34,6 +35,9 @@ def test_demo_writes_a_blend_whose_armature_plays_the_backflip(tmp_path: Path) -
         heights.append((armature.matrix_world @ armature.pose.bones["root"].head).z)
     assert scene.frame_end - scene.frame_start + 1 == 53
     assert max(heights) - min(heights) == pytest.approx(0.54, abs=0.03)
+    # The set: a projected floor marked as a collider, and the follow camera as the shot camera.
+    assert bpy.data.objects["Floor"].backflip.collider.enabled
+    assert scene.camera.backflip.follow.target == armature
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 

@@ -1,17 +1,23 @@
-"""The main job on embedded defaults: reference clip → keyed humanoid in a new .blend (+ checks).
+"""The main job on embedded defaults: reference clip → keyed humanoid in a projected set → shot.
 
-Writes into --out: `backflip_reference.blend`, `root_height.png` (the armature's evaluated root
-height per frame, read back from Blender) and `frame_mid_flip.png` (a Cycles render).
+Writes into --out: `backflip_reference.blend` (the keyed humanoid in a camera-projection-mapped
+street set with a follow camera), `root_height.png` (the armature's evaluated root height per
+frame, read back from Blender) and `shot/` (render_shot.py's PNG frames, shot.mp4, contact sheet).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .paths import default_clip
+
+REPO = Path(__file__).resolve().parents[1]
+SET_PHOTO = REPO / "assets" / "set" / "street.png"
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +25,8 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--clip", type=Path, default=None, help="reference clip (default: DeepMimic backflip)")
-    parser.add_argument("--res", type=int, default=256, help="size of the rendered check frame (pixels)")
+    parser.add_argument("--res", default="320x180", help="shot resolution WxH (pixels)")
+    parser.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel")
 
 
 def _evaluated_root_heights(scene, armature) -> np.ndarray:
@@ -47,20 +54,30 @@ def _plot(heights: np.ndarray, fps: float, path: Path) -> None:
     plt.close(fig)
 
 
-def _add_camera_and_light(bpy, scene, target) -> None:
-    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-    scene.collection.objects.link(cam)
-    cam.location = (0.0, -5.5, 1.3)
-    cam.rotation_euler = (np.radians(86), 0.0, 0.0)
-    scene.camera = cam
+def _dress_set(context, armature) -> None:
+    """A street photo projected onto a floor and a backdrop, a sun, and a camera following the root."""
+    import bpy
+    from mathutils import Euler, Vector
+
+    from backflip_addon.blender import colliders, follow_camera, projection
+
+    scene = context.scene
+    photo = projection.load_photo(str(SET_PHOTO))
+    scene.cursor.location = Vector((0.0, -9.0, 1.6))
+    projector = projection.projector_from_photo(context, photo, lens=30.0, match_render=False)
+    projector.rotation_euler = Euler((np.radians(84.0), 0.0, 0.0))
+    context.view_layer.update()
+    projection.add_background_plane(context, projector, distance=16.0)
+    scene.cursor.location = Vector((0.0, 0.0, 0.0))
+    floor = projection.add_projected_prop(context, projector, "PLANE", size=24.0, unlit=False)
+    floor.name = "Floor"
+    colliders.mark_collider(floor, "PLANE")
     sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", type="SUN"))
     sun.data.energy = 3.0
     sun.rotation_euler = (np.radians(40), 0.0, np.radians(30))
     scene.collection.objects.link(sun)
-    bpy.ops.mesh.primitive_plane_add(size=20.0)
-    world = bpy.data.worlds.new("World")
-    world.color = (0.4, 0.45, 0.5)
-    scene.world = world
+    follow_camera.add_follow_camera(context, armature, offset=(0.0, -5.5, 0.4), damping=0.3, shake=0.5, seed=7)
+    projection.use_standard_view(scene)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,16 +107,7 @@ def run(args: argparse.Namespace) -> int:
         _plot(heights, scene_fps(scene), out / "root_height.png")
         log.info("root height %.2f-%.2f m; wrote %s", heights.min(), heights.max(), out / "root_height.png")
 
-        _add_camera_and_light(bpy, scene, armature)
-        scene.render.engine = "CYCLES"
-        scene.cycles.device = "CPU"
-        scene.cycles.samples = 16
-        scene.render.resolution_x = scene.render.resolution_y = args.res
-        scene.render.filepath = str((out / "frame_mid_flip.png").resolve())
-        scene.frame_set((scene.frame_start + scene.frame_end) // 2)
-        bpy.ops.render.render(write_still=True)
-        log.info("rendered %s", out / "frame_mid_flip.png")
-
+        _dress_set(bpy.context, armature)
         blend = (out / "backflip_reference.blend").resolve()
         tmp = blend.with_suffix(".tmp.blend")
         bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False)
@@ -108,4 +116,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         properties.unregister()
         classes.unregister()
-    return 0
+
+    # render_shot.py is a script (Blender runs it with -P); run it as one, in a fresh bpy.
+    command = [sys.executable, str(REPO / "render_shot.py"), "--blend", str(blend), "--out", str(out / "shot"),
+               "--res", args.res, "--samples", str(args.samples)]
+    return subprocess.run(command, check=False).returncode
