@@ -1,0 +1,79 @@
+"""Hot-path quaternion helpers against core.rotations; config validation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backflip_addon.core import rotations as rot
+from backflip_addon.core.errors import InvalidInputError
+from trainer_service.sim.config import ColliderConfig, RewardConfig, SimConfig
+from trainer_service.sim.fastmath import multiply_rows, rotvec_rows
+
+
+def test_fast_quaternions_match_core() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rot.normalize(rng.normal(size=(8, 4))), rot.normalize(rng.normal(size=(8, 4)))
+    v = rng.normal(size=(8, 3))
+    v[0] = 0.0
+    v[1] = 1e-9
+    np.testing.assert_allclose(multiply_rows(a, b), rot.multiply(a, b), atol=1e-14)
+    np.testing.assert_allclose(rotvec_rows(v), rot.from_rotvec(v), atol=1e-14)
+
+
+def test_sim_config_round_trip_and_unknown_key() -> None:
+    config = SimConfig(physics_hz=120, colliders=[ColliderConfig(kind="box", size=(1, 2, 3))], reward=RewardConfig(com_w=0))
+    again = SimConfig.from_dict(config.to_dict())
+    assert again == config and again.substeps == 4
+    with pytest.raises(InvalidInputError, match="unknown SimConfig key"):
+        SimConfig.from_dict({"physics_hz": 240, "physic_hz": 120})
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"kind": "sphere"}, "unknown collider type"),
+        ({"kind": "box", "size": [1.0, -0.5, 1.0]}, "size must be positive"),
+        ({"kind": "box", "position": [0.0, float("nan"), 0.0]}, "NaN"),
+        ({"kind": "box", "stiffness": 1000.0}, "both stiffness and damping"),
+        ({"kind": "mesh", "vertices": [[0, 0, 0], [1, 0, 0], [0, 0, 1]], "indices": [0, 1, 5]}, "indices"),
+        ({"kind": "box", "colour": "red"}, "unknown ColliderConfig key"),
+    ],
+)
+def test_bad_colliders_are_clear_errors(data: dict, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message) as info:
+        SimConfig.from_dict({"colliders": [data]})
+    assert info.value.hint
+
+
+def test_physics_rate_must_divide() -> None:
+    with pytest.raises(InvalidInputError, match="multiple"):
+        SimConfig(physics_hz=100)
+
+
+def _reference_state(ref, row):
+    from trainer_service.sim.character import BodyState
+
+    return BodyState(
+        root_pos=ref.root_pos[row].copy(), root_rot=-ref.root_rot[row], root_vel=ref.root_vel[row].copy(),
+        root_ang_vel=ref.root_ang_vel[row].copy(), link_pos=ref.body_pos[row].copy(), link_rot=np.zeros((15, 4)),
+        link_vel=np.tile(ref.com_vel[row], (15, 1)), link_ang_vel=np.zeros((15, 3)), joint_rot=ref.joint_rot[row].copy(),
+        joint_angle=ref.joint_angle[row].copy(), joint_vel=ref.joint_vel[row].copy(), joint_ang_vel=ref.joint_ang_vel[row].copy(),
+    )
+
+
+def test_reward_is_one_on_the_reference_and_drops_with_error(backflip) -> None:
+    from trainer_service.sim.reference import build_reference
+    from trainer_service.sim.rewards import pose_distance, reward_terms
+
+    config = SimConfig(episode_seconds=1.0)
+    ref = build_reference(backflip, config)
+    state = _reference_state(ref, 100)  # root quaternion negated: the same rotation
+    terms = reward_terms(state, ref, 100, config.reward)
+    assert terms.reward == pytest.approx(1.0, abs=1e-12) and pose_distance(state, ref, 100) == 0.0
+    state.root_pos += [0.1, 0.0, 0.0]
+    state.link_pos += [0.1, 0.0, 0.0]
+    moved = reward_terms(state, ref, 100, config.reward)
+    assert moved.root_err == pytest.approx(0.01) and moved.end_effector_err == pytest.approx(0.01)
+    expected = (0.5 + 0.05 + 0.15 * np.exp(-0.4) + 0.2 * np.exp(-0.05) + 0.1) / 1.0
+    assert moved.reward == pytest.approx(expected)
+    assert pose_distance(state, ref, 100) == pytest.approx(0.1)

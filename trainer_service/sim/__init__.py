@@ -1,0 +1,1 @@
+"""The imitation simulator: the DeepMimic humanoid in pybullet, reference tables, rewards, vectorised envs."""

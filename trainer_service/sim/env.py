@@ -1,0 +1,195 @@
+"""ImitationEnv: one pybullet world, one humanoid, one reference clip; DeepMimic semantics.
+
+Per control step (1/control_hz s): the action becomes PD targets (held, stable PD), physics runs
+physics_hz/control_hz steps, then the state is read once (array calls), and observation, reward
+and termination come from pure functions against the precomputed reference tables.
+
+Actions (28 numbers): per spherical joint an exponential-map rotation (3), per revolute joint an
+angle (1), joints in clip order (chest, neck, right hip, knee, ankle, shoulder, elbow, left ...).
+With `residual_actions` they are applied on top of the reference pose at the end of the step
+(q_target = q_ref * exp(a), angle_target = angle_ref + a); else they are the targets themselves.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from backflip_addon.core import rotations as rot
+from backflip_addon.core.clip import MotionClip
+from backflip_addon.core.errors import InvalidInputError
+from backflip_addon.core.skeleton import CLIP_COLUMNS, FRAME_WIDTH
+
+from . import world
+from .character import ACTION_SIZE, FOOT_LINKS, LINK_NAMES, SPHERICAL, BodyState, Character
+from .config import RewardConfig, SimConfig
+from .fastmath import multiply_rows, rotvec_rows
+from .observation import OBSERVATION_SIZE, observe
+from .reference import ReferenceTables, build_reference, joint_targets_xyzw
+from .rewards import pose_distance, reward_terms
+
+__all__ = ["ImitationEnv", "SimConfig", "RewardConfig"]
+
+_ACTION_SPH_INDEX, _ACTION_REV_INDEX = [], []
+_cursor = 0
+for _spherical in SPHERICAL:
+    if _spherical:
+        _ACTION_SPH_INDEX.extend(range(_cursor, _cursor + 3))
+        _cursor += 3
+    else:
+        _ACTION_REV_INDEX.append(_cursor)
+        _cursor += 1
+_ACTION_SPH_INDEX = np.array(_ACTION_SPH_INDEX)
+_ACTION_REV_INDEX = np.array(_ACTION_REV_INDEX)
+
+
+def split_action(action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(8, 3) exponential maps of the spherical joints and (4,) revolute angles of an action vector."""
+    return action[_ACTION_SPH_INDEX].reshape(-1, 3), action[_ACTION_REV_INDEX]
+
+
+def pd_targets(action: np.ndarray, ref: ReferenceTables, row: int, residual: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical (8, 4) wxyz and revolute (4,) PD targets of an action at reference row `row`."""
+    sph, rev = split_action(action)
+    q = rotvec_rows(sph)
+    if residual:
+        return multiply_rows(ref.joint_rot[row], q), ref.joint_angle[row] + rev
+    return q, rev
+
+
+class ImitationEnv:
+    """Humanoid imitation of one clip in one in-process pybullet world."""
+
+    def __init__(self, clip: MotionClip, config: SimConfig | None = None, seed: int = 0) -> None:
+        self.config = config if config is not None else SimConfig()
+        self.clip = clip
+        self.observation_size = OBSERVATION_SIZE
+        self.action_size = ACTION_SIZE
+        self.reference = build_reference(clip, self.config)
+        self._client = world.connect(self.config)
+        self._colliders = world.add_colliders(self._client, self.config.colliders)
+        self._char = Character(self._client, self.config.self_collision)
+        self._rng = np.random.default_rng(seed)
+        self._substeps = self.config.substeps
+        self._cycle_rows = max(1, int(math.floor(self.reference.cycle / self.reference.dt)))
+        self._episode_rows = int(round(self.config.episode_seconds * self.config.physics_hz))
+        self._row = 0
+        self._start_row = 0
+        self._sim: BodyState | None = None
+
+    # --- episode ----------------------------------------------------------------------------
+    def reset(self, seed: int | None = None, start_time: float | None = None) -> np.ndarray:
+        """Start an episode at `start_time` (s into the clip); None = random phase if RSI is on."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        if start_time is None:
+            row = int(self._rng.integers(0, self._cycle_rows)) if self.config.rsi else 0
+        else:
+            if not math.isfinite(start_time) or start_time < 0.0:
+                raise InvalidInputError(f"start_time must be a finite time >= 0, got {start_time}", "pass e.g. 0.0")
+            row = int(round(start_time / self.reference.dt))
+        last = self.reference.num_rows - 1 - self._substeps
+        row = min(row, last) if self.clip.loop != "wrap" else row % self._cycle_rows
+        self._start_row = self._row = row
+        ref = self.reference
+        self._char.set_state(
+            ref.root_pos[row], ref.root_rot[row][[1, 2, 3, 0]], ref.root_vel[row], ref.root_ang_vel[row],
+            joint_targets_xyzw(ref.joint_rot[row], ref.joint_angle[row]), _joint_velocities(ref, row),
+        )
+        self._sim = self._char.read()
+        return observe(self._sim, ref.phase(row))
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (ACTION_SIZE,):
+            raise InvalidInputError(f"action must have shape ({ACTION_SIZE},), got {action.shape}", "one PD target vector per env")
+        if not np.all(np.isfinite(action)):
+            raise InvalidInputError("action holds NaN or infinity", "check the policy output (exploding weights?)")
+        ref = self.reference
+        target_row = self._row + self._substeps
+        sph, rev = pd_targets(action, ref, target_row, self.config.residual_actions)
+        self._char.set_pd_targets(joint_targets_xyzw(sph, rev))
+        self._char.step(self._substeps)
+        self._row = row = target_row
+        sim = self._sim = self._char.read()
+        phase = ref.phase(row)
+        obs = observe(sim, phase)
+        terms = reward_terms(sim, ref, row, self.config.reward)
+        first_contact = self._first_fall_contact()
+        distance = pose_distance(sim, ref, row)
+        fell = first_contact is not None
+        too_far = 0.0 < self.config.pose_termination_distance < distance
+        terminated = (fell and self.config.fall_termination) or too_far
+        truncated = not terminated and (
+            row - self._start_row >= self._episode_rows or row + self._substeps >= ref.num_rows
+        )
+        info = {
+            "fell": fell,
+            "first_contact": first_contact,
+            "pose_distance": distance,
+            "phase": phase,
+            "time": row * ref.dt,
+        }
+        return obs, terms.reward, bool(terminated), bool(truncated), info
+
+    def _first_fall_contact(self) -> str | None:
+        for link, _other in self._char.contacts():
+            if link not in FOOT_LINKS:
+                return LINK_NAMES[max(link, 0)]
+        return None
+
+    # --- read-outs ----------------------------------------------------------------------------
+    @property
+    def time(self) -> float:
+        """s: current time in the reference clip."""
+        return self._row * self.reference.dt
+
+    def body_state(self) -> BodyState:
+        """The last read of the simulated character."""
+        if self._sim is None:
+            self._sim = self._char.read()
+        return self._sim
+
+    def state(self) -> np.ndarray:
+        """The simulated pose as one DeepMimic 44-number row (duration column 0)."""
+        sim = self.body_state()
+        row = np.zeros(FRAME_WIDTH)
+        row[1:4] = sim.root_pos
+        row[4:8] = sim.root_rot
+        si = ri = 0
+        for (_, start, width), spherical in zip(CLIP_COLUMNS, SPHERICAL):
+            if spherical:
+                row[start : start + width] = sim.joint_rot[si]
+                si += 1
+            else:
+                row[start] = sim.joint_angle[ri]
+                ri += 1
+        return row
+
+    def set_pose(self, frame: np.ndarray) -> None:
+        """Teleport the character to a DeepMimic row (zero velocities); for checks and previews."""
+        frame = np.asarray(frame, dtype=np.float64)
+        q = rot.normalize(frame[4:8])
+        targets = []
+        for (_, start, width), spherical in zip(CLIP_COLUMNS, SPHERICAL):
+            targets.append(rot.normalize(frame[start : start + 4])[[1, 2, 3, 0]].tolist() if spherical else [frame[start]])
+        zeros = [[0.0] * 3 if s else [0.0] for s in SPHERICAL]
+        self._char.set_state(frame[1:4], q[[1, 2, 3, 0]], [0.0] * 3, [0.0] * 3, targets, zeros)
+        self._sim = self._char.read()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.disconnect()
+            self._client = None
+
+    def __enter__(self) -> "ImitationEnv":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _joint_velocities(ref: ReferenceTables, row: int) -> list[list[float]]:
+    sph = iter(ref.joint_vel[row].tolist())
+    rev = iter(ref.joint_ang_vel[row].tolist())
+    return [next(sph) if spherical else [next(rev)] for spherical in SPHERICAL]

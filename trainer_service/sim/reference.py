@@ -1,0 +1,141 @@
+"""The reference motion precomputed into numpy tables, one row per physics step.
+
+No kinematic twin body lives in the world: everything the reward, the observation's phase, the
+PD targets and reference state initialisation need is looked up here by row. Rows are unrolled in
+time (wrapping clips repeat with the root advanced each cycle), placed at the configured start
+position and heading. Velocities follow DeepMimic / pybullet's port: finite differences between
+the two keyframes around t (constant within a keyframe interval).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from backflip_addon.core import rotations as rot
+from backflip_addon.core.clip import MotionClip
+from backflip_addon.core.kinematics import forward_kinematics, shape_centers
+from backflip_addon.core.skeleton import CLIP_COLUMNS, ROOT_POS, ROOT_ROT
+
+from .character import LINK_MASSES, SPHERICAL
+from .config import SimConfig
+
+_QUAT_COLUMNS = [ROOT_ROT.start] + [start for _, start, width in CLIP_COLUMNS if width == 4]
+_SPH_COLUMNS = [start for _, start, width in CLIP_COLUMNS if width == 4]
+_REV_COLUMNS = [start for _, start, width in CLIP_COLUMNS if width == 1]
+
+
+@dataclass
+class ReferenceTables:
+    """Reference state per physics step; row r is time r / physics_hz (s) after the clip start."""
+
+    dt: float  # s between rows
+    cycle: float  # s, clip duration (one cycle)
+    frames: np.ndarray  # (R, 44) DeepMimic rows (placed, quaternions normalised)
+    root_pos: np.ndarray  # (R, 3)
+    root_rot: np.ndarray  # (R, 4) wxyz
+    root_vel: np.ndarray  # (R, 3)
+    root_ang_vel: np.ndarray  # (R, 3) world frame
+    joint_rot: np.ndarray  # (R, 8, 4) wxyz, spherical joints in clip order
+    joint_angle: np.ndarray  # (R, 4) revolute joints
+    joint_vel: np.ndarray  # (R, 8, 3) joint-frame angular velocity
+    joint_ang_vel: np.ndarray  # (R, 4)
+    body_pos: np.ndarray  # (R, 15, 3) centre of mass of each body
+    com_vel: np.ndarray  # (R, 3) whole-body centre-of-mass velocity
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.root_pos)
+
+    def phase(self, row: int) -> float:
+        return math.fmod(row * self.dt / self.cycle, 1.0)
+
+
+def normalized_frames(clip: MotionClip) -> np.ndarray:
+    """Clip rows with every quaternion at unit length (clip files drift from 1)."""
+    frames = clip.frames.copy()
+    for start in _QUAT_COLUMNS:
+        frames[:, start : start + 4] = rot.normalize(frames[:, start : start + 4])
+    return frames
+
+
+def build_reference(clip: MotionClip, config: SimConfig) -> ReferenceTables:
+    """Tables covering one cycle of random start plus a full episode (or the whole clip if it does not loop)."""
+    dt = 1.0 / config.physics_hz
+    span = clip.duration + config.episode_seconds if clip.loop == "wrap" else clip.duration
+    count = int(math.ceil(span / dt)) + config.substeps + 1
+    t = np.arange(count) * dt
+    normal = MotionClip(normalized_frames(clip), loop=clip.loop)
+    frames = normal.sample(t)
+    root_vel, root_ang_vel, joint_vel, rev_vel = _keyframe_velocities(normal, t)
+    frames, root_vel, root_ang_vel = _place(frames, root_vel, root_ang_vel, normal.root_pos[0], config)
+    positions, rotations = forward_kinematics(frames)
+    body_pos = shape_centers(positions, rotations)
+    com = np.einsum("rbk,b->rk", body_pos, LINK_MASSES / LINK_MASSES.sum())
+    com_vel = np.gradient(com, dt, axis=0)
+    sph = np.stack([frames[:, c : c + 4] for c in _SPH_COLUMNS], axis=1)
+    return ReferenceTables(
+        dt=dt,
+        cycle=clip.duration,
+        frames=frames,
+        root_pos=frames[:, ROOT_POS].copy(),
+        root_rot=frames[:, ROOT_ROT].copy(),
+        root_vel=root_vel,
+        root_ang_vel=root_ang_vel,
+        joint_rot=sph,
+        joint_angle=frames[:, _REV_COLUMNS].copy(),
+        joint_vel=joint_vel,
+        joint_ang_vel=rev_vel,
+        body_pos=body_pos,
+        com_vel=com_vel,
+    )
+
+
+def _keyframe_velocities(clip: MotionClip, t: np.ndarray):
+    """Root linear / world angular, spherical joint-frame and revolute velocities at times t."""
+    times = clip.times
+    local = np.mod(t, clip.duration) if clip.loop == "wrap" else np.clip(t, 0.0, clip.duration)
+    i0 = np.clip(np.searchsorted(times, local, side="right") - 1, 0, clip.num_frames - 2)
+    a, b = clip.frames[i0], clip.frames[i0 + 1]
+    span = (times[i0 + 1] - times[i0])[:, None]
+    root_vel = (b[:, ROOT_POS] - a[:, ROOT_POS]) / span
+    qa, qb = a[:, ROOT_ROT], b[:, ROOT_ROT]
+    root_ang_vel = rot.to_rotvec(rot.multiply(qb, rot.conjugate(qa))) / span
+    sa = np.stack([a[:, c : c + 4] for c in _SPH_COLUMNS], axis=1)
+    sb = np.stack([b[:, c : c + 4] for c in _SPH_COLUMNS], axis=1)
+    joint_vel = rot.to_rotvec(rot.multiply(rot.conjugate(sa), sb)) / span[:, :, None]
+    rev_vel = (b[:, _REV_COLUMNS] - a[:, _REV_COLUMNS]) / span
+    return root_vel, root_ang_vel, joint_vel, rev_vel
+
+
+def _place(frames: np.ndarray, root_vel: np.ndarray, root_ang_vel: np.ndarray, anchor: np.ndarray, config: SimConfig):
+    """Turn the motion by start_heading about +Y around its first root position and move it to start_position."""
+    heading = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.array(config.start_heading))
+    ground_anchor = np.array([anchor[0], 0.0, anchor[2]])
+    out = frames.copy()
+    out[:, ROOT_POS] = rot.rotate(heading, frames[:, ROOT_POS] - ground_anchor) + np.array(config.start_position)
+    out[:, ROOT_ROT] = rot.normalize(rot.multiply(heading, frames[:, ROOT_ROT]))
+    return out, rot.rotate(heading, root_vel), rot.rotate(heading, root_ang_vel)
+
+
+def _target_layout():
+    sph_pos, rev_pos, slices, cursor = [], [], [], 0
+    for spherical in SPHERICAL:
+        width = 4 if spherical else 1
+        (sph_pos.extend if spherical else rev_pos.extend)(range(cursor, cursor + width))
+        slices.append((cursor, cursor + width))
+        cursor += width
+    return np.array(sph_pos), np.array(rev_pos), tuple(slices), cursor
+
+
+_SPH_POS, _REV_POS, _TARGET_SLICES, _TARGET_WIDTH = _target_layout()
+
+
+def joint_targets_xyzw(joint_rot_wxyz: np.ndarray, joint_angle: np.ndarray) -> list[list[float]]:
+    """Per-joint pybullet targets ([x, y, z, w] or [angle], clip order) from (8, 4) wxyz and (4,) values."""
+    flat = np.empty(_TARGET_WIDTH)
+    flat[_SPH_POS] = joint_rot_wxyz[:, (1, 2, 3, 0)].ravel()
+    flat[_REV_POS] = joint_angle
+    values = flat.tolist()
+    return [values[a:b] for a, b in _TARGET_SLICES]
