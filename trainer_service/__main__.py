@@ -15,6 +15,8 @@ from backflip_addon.core.errors import BackflipError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("trainer_service.demo", "run the main job end to end on the embedded defaults"),
+    "extract": ("trainer_service.video.cli", "video → reference clip (mediapipe pose, cleaning, whole-clip fit)"),
+    "train": ("trainer_service.rl.cli", "train a policy that imitates a clip, keeping its learning stages"),
 }
 
 
