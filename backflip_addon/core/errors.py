@@ -35,3 +35,9 @@ class NotFoundError(BackflipError):
     """A file, job or stage that does not exist."""
 
     code = "not_found"
+
+
+class VideoError(BackflipError):
+    """A video that cannot be read, or in which no usable person is found."""
+
+    code = "video"

@@ -1,0 +1,194 @@
+"""Video -> reference clip: read, pose, clean, fit, then write the clip, its .npz and a preview.
+
+Outputs for `--out NAME.txt`: NAME.txt (DeepMimic clip), NAME.npz (the clip plus per-frame
+confidence, refilled frames, contacts, landmarks) and NAME.preview.mp4 (the fitted skeleton over
+the input). Nothing is written unless every step succeeds; each file is written then renamed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from backflip_addon.core.clip import MotionClip, dumps_deepmimic, save_npz
+from backflip_addon.core.errors import InvalidInputError
+from backflip_addon.core.kinematics import forward_kinematics
+from backflip_addon.core.skeleton import humanoid3d
+
+from .clean import CleanConfig, Track, clean
+from .fit import FitConfig, FitResult, fit_track
+from .pose import Detections, PoseConfig, PoseEstimator
+from .read import Trim, Video, read_video
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Everything that shapes an extraction (saved inside the clip's .npz)."""
+
+    max_side: int = 1280
+    """Frames with a longer side than this are downscaled on reading (pixels)."""
+    preview: bool = True
+    """Write NAME.preview.mp4 with the fitted skeleton over the input."""
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    @staticmethod
+    def from_dict(data: dict) -> "ExtractConfig":
+        """Build from nested plain values; an unknown key is an error."""
+        sections = {"pose": PoseConfig, "clean": CleanConfig, "fit": FitConfig}
+        top = {f.name for f in dataclasses.fields(ExtractConfig)}
+        kwargs = {}
+        for key, value in data.items():
+            if key not in top:
+                raise InvalidInputError(f"unknown extract setting {key!r}", f"use one of {sorted(top)}")
+            if key in sections:
+                names = {f.name for f in dataclasses.fields(sections[key])}
+                unknown = set(value) - names
+                if unknown:
+                    raise InvalidInputError(f"unknown {key} setting(s) {sorted(unknown)}", f"use one of {sorted(names)}")
+                kwargs[key] = sections[key](**value)
+            else:
+                kwargs[key] = value
+        return ExtractConfig(**kwargs)
+
+
+@dataclass
+class Extraction:
+    clip: MotionClip
+    track: Track
+    fit: FitResult
+    video: Video
+    detections: Detections
+    timings: dict[str, float]
+
+
+def output_paths(out: str | Path) -> dict[str, Path]:
+    """NAME.txt (or the .json given), NAME.npz and NAME.preview.mp4 for --out NAME[.txt|.json]."""
+    out = Path(out)
+    clip = out if out.suffix in (".txt", ".json") else out.with_name(out.name + ".txt")
+    stem = clip.with_suffix("")
+    return {"clip": clip, "npz": stem.with_suffix(".npz"), "preview": stem.with_name(stem.name + ".preview.mp4")}
+
+
+def extract(video_path: str | Path, trim: Trim = Trim(), config: ExtractConfig = ExtractConfig(),
+            progress=None) -> Extraction:
+    """Run the pipeline in memory; `progress(stage, done, total)` follows the "pose" and "fit" stages."""
+    timings = {}
+    t0 = time.perf_counter()
+    video = read_video(video_path, trim, config.max_side)
+    if len(video.frames) < 2:
+        raise InvalidInputError("the trimmed video has fewer than 2 frames", "choose a longer --start/--end range")
+    timings["read_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    with PoseEstimator(config.pose) as estimator:
+        detections = estimator.detect(video.frames, _stage(progress, "pose"))
+    timings["pose_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    track = clean(detections, video.fps, config.clean)
+    timings["clean_s"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    fit = fit_track(track, video.fps, video.size, config.fit, _stage(progress, "fit"))
+    timings["fit_s"] = time.perf_counter() - t3
+    frames = fit.frames.copy()
+    frames[:, 0] = 1.0 / video.fps
+    clip = MotionClip(frames, loop="none", extras={"Source": Path(video_path).name, "Fps": video.fps},
+                      name=Path(video_path).stem)
+    return Extraction(clip, track, fit, video, detections, timings)
+
+
+def _stage(progress, name: str):
+    return None if progress is None else (lambda done, total: progress(name, done, total))
+
+
+def write_outputs(result: Extraction, out: str | Path, config: ExtractConfig = ExtractConfig()) -> dict[str, Path]:
+    """Write clip, npz and preview; all three appear together or none does."""
+    paths = output_paths(out)
+    t0 = time.perf_counter()
+    staged: list[tuple[Path, Path]] = []
+    try:
+        staged.append((_stage_bytes(paths["clip"], dumps_deepmimic(result.clip).encode("utf-8")), paths["clip"]))
+        npz_tmp = _temp_beside(paths["npz"], ".npz")
+        track, fit = result.track, result.fit
+        save_npz(result.clip, npz_tmp, confidence=track.confidence, refilled=track.refilled,
+                 contacts=fit.contacts, rotation=track.rotation, found=track.found, landmarks_2d=track.image.astype(np.float32),
+                 visibility=track.visibility.astype(np.float32), landmarks_world=track.world.astype(np.float32),
+                 scene_from_world=fit.scene_from_world, focal_px=np.array(fit.focal_px),
+                 gravity=np.array(fit.gravity), first_frame=np.array(result.video.first_frame),
+                 config=np.array(json.dumps(dataclasses.asdict(config))))
+        os.chmod(npz_tmp, 0o644)
+        staged.append((npz_tmp, paths["npz"]))
+        if config.preview:
+            preview_tmp = _temp_beside(paths["preview"], ".mp4")
+            write_preview(result, preview_tmp)
+            staged.append((preview_tmp, paths["preview"]))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+        staged.clear()
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    result.timings["write_s"] = time.perf_counter() - t0
+    return {k: v for k, v in paths.items() if k != "preview" or config.preview}
+
+
+def _temp_beside(path: Path, suffix: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary files
+    return Path(tmp)
+
+
+def _stage_bytes(path: Path, data: bytes) -> Path:
+    tmp = _temp_beside(path, ".tmp")
+    tmp.write_bytes(data)
+    return tmp
+
+
+_BONES = [(c, p) for c, p in enumerate(humanoid3d().parents.tolist()) if p >= 0]
+
+
+def project_clip(result: Extraction) -> np.ndarray:
+    """Pixel positions (N, B, 2) of the fitted clip's joints in the input frames."""
+    pos, _ = forward_kinematics(result.clip.frames)
+    m = result.fit.scene_from_world
+    scene = pos @ m[:3, :3].T + m[:3, 3]
+    w, h = result.video.size
+    f = result.fit.focal_px
+    z = np.maximum(-scene[..., 2], 1e-3)
+    return np.stack([w / 2.0 + f * scene[..., 0] / z, h / 2.0 - f * scene[..., 1] / z], -1)
+
+
+def write_preview(result: Extraction, path: Path) -> None:
+    """The fitted skeleton drawn over the input frames (mp4, same size and rate)."""
+    import cv2
+
+    uv = project_clip(result)
+    w, h = result.video.size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), result.video.fps, (w, h))
+    if not writer.isOpened():
+        raise InvalidInputError(f"{path}: cannot write the preview video", "check the output folder")
+    thick = max(2, round(h / 240))
+    try:
+        for i, rgb in enumerate(result.video.frames):
+            img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            colour = (0, 165, 255) if result.track.refilled[i] else (80, 255, 80)
+            for c, p in _BONES:
+                a = tuple(int(round(v)) for v in uv[i, p])
+                b = tuple(int(round(v)) for v in uv[i, c])
+                cv2.line(img, a, b, colour, thick, cv2.LINE_AA)
+            for j in range(uv.shape[1]):
+                cv2.circle(img, tuple(int(round(v)) for v in uv[i, j]), thick + 1, (255, 255, 255), -1, cv2.LINE_AA)
+            writer.write(img)
+    finally:
+        writer.release()

@@ -1,0 +1,488 @@
+"""Retarget a landmark track to humanoid3d by fitting the whole clip at once (torch).
+
+Unknowns per frame: root position, root rotation, the 8 ball-joint quaternions and the 4 hinge
+angles, with humanoid3d's fixed bone lengths. Losses: 2D reprojection (visibility weighted,
+robust), mediapipe's metric world landmarks (rescaled to the humanoid), smoothness (site
+accelerations), quaternion continuity, joint limits, and in a second stage feet locked to the
+ground while in contact. Analytic joint frames from the landmarks are only the initial guess.
+
+The fit runs in the "scene" frame (camera at the origin looking down -z, y up; see clean.py),
+assuming a fixed, level camera with a known horizontal field of view.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from backflip_addon.core import rotations as rot
+from backflip_addon.core.kinematics import forward_kinematics, shape_centers
+from backflip_addon.core.skeleton import CLIP_COLUMNS, FRAME_WIDTH, ROOT_POS, ROOT_ROT, humanoid3d
+
+from .clean import Track, gaussian_smooth
+
+logger = logging.getLogger(__name__)
+
+# (mediapipe landmark, humanoid body, offset in the body frame (m), weight)
+SITES: tuple[tuple[int, str, tuple[float, float, float], float], ...] = (
+    (11, "left_shoulder", (0.0, 0.0, 0.0), 1.0), (12, "right_shoulder", (0.0, 0.0, 0.0), 1.0),
+    (13, "left_elbow", (0.0, 0.0, 0.0), 1.0), (14, "right_elbow", (0.0, 0.0, 0.0), 1.0),
+    (15, "left_wrist", (0.0, 0.0, 0.0), 1.0), (16, "right_wrist", (0.0, 0.0, 0.0), 1.0),
+    (23, "left_hip", (0.0, 0.0, 0.0), 1.0), (24, "right_hip", (0.0, 0.0, 0.0), 1.0),
+    (25, "left_knee", (0.0, 0.0, 0.0), 1.0), (26, "right_knee", (0.0, 0.0, 0.0), 1.0),
+    (27, "left_ankle", (0.0, 0.0, 0.0), 1.0), (28, "right_ankle", (0.0, 0.0, 0.0), 1.0),
+    (29, "left_ankle", (-0.045, -0.05, 0.0), 0.5), (30, "right_ankle", (-0.045, -0.05, 0.0), 0.5),
+    (31, "left_ankle", (0.13, -0.05, 0.0), 0.5), (32, "right_ankle", (0.13, -0.05, 0.0), 0.5),
+    (0, "neck", (0.10, 0.15, 0.0), 0.5), (7, "neck", (0.0, 0.17, -0.07), 0.5), (8, "neck", (0.0, 0.17, 0.07), 0.5),
+)
+# Largest plausible rotation of each ball joint away from its rest pose (radians).
+SWING_LIMITS = {"chest": 1.2, "neck": 1.0, "right_hip": 2.6, "left_hip": 2.6, "right_ankle": 1.0,
+                "left_ankle": 1.0, "right_shoulder": 3.0, "left_shoulder": 3.0}
+_BALL = [name for name, _, width in CLIP_COLUMNS if width == 4]
+_HINGE = [name for name, _, width in CLIP_COLUMNS if width == 1]
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Whole-clip retargeting."""
+
+    hfov_deg: float = 55.0
+    """Horizontal field of view of the camera (degrees); phones film at about 55-70."""
+    iterations: int = 160
+    """Adam steps of the first stage (no contacts)."""
+    contact_iterations: int = 100
+    """Adam steps of the second stage (feet locked while in contact)."""
+    learning_rate: float = 0.03
+    """Adam step size (quaternion components, metres, radians)."""
+    reprojection_weight: float = 1.0
+    """Weight of the 2D reprojection error (measured in metres at the person's depth)."""
+    world_weight: float = 0.5
+    """Weight of the error against mediapipe's world landmarks (metres)."""
+    depth_weight: float = 0.5
+    """Relative weight of the camera-depth axis within the world-landmark error (depth is the least reliable)."""
+    robust_scale: float = 0.08
+    """Residuals beyond about this many metres count less and less (Geman-McClure)."""
+    smooth_weight: float = 0.05
+    """Weight of site accelerations (metres per frame squared)."""
+    continuity_weight: float = 0.5
+    """Weight of frame-to-frame quaternion steps."""
+    symmetry_weight: float = 5.0
+    """Pull the less visible of a left/right limb pair towards the mirror image of the other
+    (a standing backflip is nearly symmetric; a limb hidden behind the body has no depth cue)."""
+    limit_weight: float = 10.0
+    """Weight of joint-limit violations (radians squared)."""
+    contact_weight: float = 5.0
+    """Weight of foot motion and height off the ground in contact frames (metres)."""
+    contact_speed: float = 0.6
+    """A foot slower than this (m/s) and near the ground is in contact."""
+    contact_height: float = 0.06
+    """... near the ground: within this height (m) of the stance level."""
+    flight_clearance: float = 0.08
+    """Both soles higher than this above the ground (m) counts as flight, for the gravity check."""
+    torch_threads: int = 1
+    """torch intra-op threads for the fit (the tensors are small: more threads only contend)."""
+
+
+@dataclass
+class FitResult:
+    frames: np.ndarray  # (N, 44) DeepMimic rows (durations set by the caller), Y up, ground at y = 0
+    contacts: np.ndarray  # (N, 2) bool, right and left foot on the ground
+    scene_from_world: np.ndarray  # (4, 4) maps output world points back into the scene (camera) frame
+    focal_px: float
+    gravity: float  # m/s^2 measured from the hips' flight parabola (nan when there is no flight)
+    losses: dict = field(default_factory=dict)
+
+
+# --- analytic initial guess ---------------------------------------------------------------------
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+def _frame(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Right-handed frames (..., 3, 3) with columns x, y (orthogonalised to x... y kept), z = x cross y."""
+    y = _unit(y)
+    x = _unit(x - np.sum(x * y, axis=-1, keepdims=True) * y)
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def _frame_yz(y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    z = _unit(z)
+    y = _unit(y - np.sum(y * z, axis=-1, keepdims=True) * z)
+    return np.stack([np.cross(y, z), y, z], axis=-1)
+
+
+def _local(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
+    return rot.from_matrix(np.swapaxes(parent, -1, -2) @ child)
+
+
+def _limb(parent: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, bend: float):
+    """World frame of a limb's upper bone (a->b) and its hinge angle from the lower bone (b->c).
+
+    The hinge turns about the bone's local z; bend = -1 (knee: the shin swings back) or +1 (elbow).
+    """
+    d1, d2 = _unit(b - a), _unit(c - b)
+    y = -d1
+    p = d2 - np.sum(d2 * y, axis=-1, keepdims=True) * y
+    straight = np.linalg.norm(p, axis=-1, keepdims=True) < 0.05
+    x = np.where(straight, parent[..., :, 0], bend * p)
+    frame = _frame(x, y)
+    angle = bend * np.arccos(np.clip(np.sum(d1 * d2, axis=-1), -1.0, 1.0))
+    return frame, angle
+
+
+def analytic_frames(world: np.ndarray) -> np.ndarray:
+    """DeepMimic rows (N, 44), root at the origin, from landmarks (N, 33, 3) in the scene frame."""
+    p = world
+    n = len(p)
+    hips_mid = 0.5 * (p[:, 23] + p[:, 24])
+    sh_mid = 0.5 * (p[:, 11] + p[:, 12])
+    root = _frame_yz(sh_mid - hips_mid, p[:, 24] - p[:, 23])
+    chest = _frame_yz(sh_mid - hips_mid, p[:, 12] - p[:, 11])
+    head = 0.5 * (p[:, 7] + p[:, 8])
+    neck = _frame(p[:, 0] - head, head - sh_mid)
+    frames = np.zeros((n, FRAME_WIDTH))
+    frames[:, ROOT_ROT] = rot.from_matrix(root)
+    cols = {name: start for name, start, _ in CLIP_COLUMNS}
+    frames[:, cols["chest"] : cols["chest"] + 4] = _local(root, chest)
+    frames[:, cols["neck"] : cols["neck"] + 4] = _local(chest, neck)
+    for side, (hip, knee, ankle, heel, toe, sh, elbow, wrist) in {
+        "left": (23, 25, 27, 29, 31, 11, 13, 15),
+        "right": (24, 26, 28, 30, 32, 12, 14, 16),
+    }.items():
+        thigh, knee_angle = _limb(root, p[:, hip], p[:, knee], p[:, ankle], -1.0)
+        shin = thigh @ rot.to_matrix(rot.from_axis_angle(np.array([0.0, 0.0, 1.0]), knee_angle))
+        foot = _frame(p[:, toe] - p[:, heel], p[:, knee] - p[:, ankle])
+        upper, elbow_angle = _limb(chest, p[:, sh], p[:, elbow], p[:, wrist], 1.0)
+        frames[:, cols[f"{side}_hip"] : cols[f"{side}_hip"] + 4] = _local(root, thigh)
+        frames[:, cols[f"{side}_knee"]] = knee_angle
+        frames[:, cols[f"{side}_ankle"] : cols[f"{side}_ankle"] + 4] = _local(shin, foot)
+        frames[:, cols[f"{side}_shoulder"] : cols[f"{side}_shoulder"] + 4] = _local(chest, upper)
+        frames[:, cols[f"{side}_elbow"]] = elbow_angle
+    for name, start, width in CLIP_COLUMNS:
+        if width == 4:
+            frames[:, start : start + 4] = rot.make_continuous(frames[:, start : start + 4])
+    frames[:, ROOT_ROT] = rot.make_continuous(frames[:, ROOT_ROT])
+    return frames
+
+
+def site_positions(frames: np.ndarray) -> np.ndarray:
+    """Scene positions (N, S, 3) of the SITES for DeepMimic rows."""
+    skel = humanoid3d()
+    pos, quat = forward_kinematics(frames)
+    idx = [skel.index(body) for _, body, _, _ in SITES]
+    offsets = np.array([o for _, _, o, _ in SITES])
+    return pos[:, idx] + rot.rotate(quat[:, idx], offsets)
+
+
+def solve_translation(sites: np.ndarray, image: np.ndarray, weight: np.ndarray, focal: float,
+                      centre: np.ndarray) -> np.ndarray:
+    """Per-frame root translation (N, 3) that best projects root-relative sites onto the 2D points.
+
+    Perspective made linear: (u - cx)(-(Z + tz)) = f (X + tx), likewise for v (y up, v down).
+    """
+    du = image[..., 0] - centre[0]
+    dv = centre[1] - image[..., 1]
+    x, y, z = sites[..., 0], sites[..., 1], sites[..., 2]
+    zeros = np.zeros_like(du)
+    rows_u = np.stack([-focal + zeros, zeros, -du], axis=-1)
+    rows_v = np.stack([zeros, -focal + zeros, -dv], axis=-1)
+    a = np.concatenate([rows_u, rows_v], axis=1)
+    b = np.concatenate([focal * x + du * z, focal * y + dv * z], axis=1)
+    w = np.sqrt(np.concatenate([weight, weight], axis=1))[..., None]
+    out = np.zeros((len(sites), 3))
+    for i in range(len(sites)):
+        out[i] = np.linalg.lstsq(a[i] * w[i], b[i] * w[i, :, 0], rcond=None)[0]
+    return out
+
+
+def landmark_scale(world: np.ndarray, vis: np.ndarray) -> float:
+    """Factor taking mediapipe's metric landmarks to humanoid3d's size (ratio of limb lengths)."""
+    skel = humanoid3d()
+    off = {b.name: np.linalg.norm(b.offset) for b in skel.bodies}
+    pairs = [((23, 25), "left_knee"), ((24, 26), "right_knee"), ((25, 27), "left_ankle"), ((26, 28), "right_ankle"),
+             ((11, 13), "left_elbow"), ((12, 14), "right_elbow"), ((13, 15), "left_wrist"), ((14, 16), "right_wrist")]
+    seen, want = 0.0, 0.0
+    for (a, b), body in pairs:
+        good = np.minimum(vis[:, a], vis[:, b]) > 0.5
+        if good.sum() == 0:
+            continue
+        seen += float(np.median(np.linalg.norm(world[good, a] - world[good, b], axis=-1)))
+        want += off[body]
+    return want / seen if seen > 0 else 1.0
+
+
+# --- torch fit ------------------------------------------------------------------------------------
+class _TorchBody:
+    """humanoid3d forward kinematics in torch, bodies evaluated level by level (parents first)."""
+
+    def __init__(self, torch):
+        self.t = torch
+        skel = humanoid3d()
+        parents = skel.parents.tolist()
+        depth = [0] * len(parents)
+        for i, p in enumerate(parents):
+            depth[i] = 0 if p < 0 else depth[p] + 1
+        levels = [[i for i, d in enumerate(depth) if d == level] for level in range(max(depth) + 1)]
+        order = [i for level in levels for i in level]  # bodies in evaluation order
+        slot = {b: k for k, b in enumerate(order)}
+        self.levels = [(torch.tensor([slot[parents[i]] for i in level]), torch.tensor(level)) for level in levels[1:]]
+        self.unorder = torch.tensor([slot[b] for b in range(len(parents))])
+        self.offsets = torch.tensor(skel.offsets, dtype=torch.float32)
+        # Local rotations arrive as [root, ball joints, hinges, fixed wrists]; `gather` puts them in body order.
+        source = [0] + [skel.index(n) for n in _BALL] + [skel.index(n) for n in _HINGE]
+        fixed = [i for i in range(len(parents)) if i not in source]
+        incoming = source + fixed
+        self.gather = torch.tensor([incoming.index(b) for b in range(len(parents))])
+        self.fixed_count = len(fixed)
+        self.site_body = torch.tensor([skel.index(b) for _, b, _, _ in SITES])
+        self.site_offset = torch.tensor([o for _, _, o, _ in SITES], dtype=torch.float32)
+        self.hinge_axis = torch.tensor([skel.bodies[skel.index(n)].axis for n in _HINGE], dtype=torch.float32)
+
+    def qmul(self, a, b):
+        aw, ax, ay, az = a.unbind(-1)
+        bw, bx, by, bz = b.unbind(-1)
+        return self.t.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                             aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+
+    def qrot(self, q, v):
+        u = q[..., 1:]
+        tt = 2.0 * self.t.cross(u, v.expand_as(u), dim=-1)
+        return v + q[..., :1] * tt + self.t.cross(u, tt, dim=-1)
+
+    def forward(self, root_pos, root_q, ball_q, hinge):
+        """Sites (N, S, 3), body positions (N, B, 3) and rotations (N, B, 4)."""
+        t = self.t
+        n = root_pos.shape[0]
+        half = 0.5 * hinge[..., None]
+        identity = t.zeros(n, self.fixed_count, 4)
+        identity[..., 0] = 1.0
+        local = t.cat([root_q[:, None], ball_q, t.cat([t.cos(half), self.hinge_axis * t.sin(half)], -1), identity], 1)
+        local = local[:, self.gather]
+        wq, wp = root_q[:, None], root_pos[:, None]
+        for parent_slots, bodies in self.levels:
+            pq, pp = wq[:, parent_slots], wp[:, parent_slots]
+            wq = t.cat([wq, self.qmul(pq, local[:, bodies])], 1)
+            wp = t.cat([wp, pp + self.qrot(pq, self.offsets[bodies])], 1)
+        wq, wp = wq[:, self.unorder], wp[:, self.unorder]
+        sites = wp[:, self.site_body] + self.qrot(wq[:, self.site_body], self.site_offset)
+        return sites, wp, wq
+
+
+def symmetry_pairs(visibility: np.ndarray) -> tuple[list[tuple[str, int, int]], np.ndarray]:
+    """Left/right joint pairs (kind, index into the ball or hinge list) and per-frame weights (N, P)
+    = 1 - the lower visibility of the pair's limb landmarks: a pair with a hidden limb is pulled together."""
+    limbs = {"hip": (25, 26, 27, 28), "knee": (27, 28, 31, 32), "ankle": (29, 30, 31, 32),
+             "shoulder": (13, 14, 15, 16), "elbow": (15, 16, 15, 16)}
+    pairs, weights = [], []
+    for joint, (l1, r1, l2, r2) in limbs.items():
+        names = _BALL if f"left_{joint}" in _BALL else _HINGE
+        kind = "ball" if names is _BALL else "hinge"
+        pairs.append((kind, names.index(f"left_{joint}"), names.index(f"right_{joint}")))
+        left = np.minimum(visibility[:, l1], visibility[:, l2])
+        right = np.minimum(visibility[:, r1], visibility[:, r2])
+        weights.append(1.0 - np.minimum(left, right))
+    return pairs, np.stack(weights, 1)
+
+
+def _robust(sq, scale: float):
+    return sq / (sq + scale * scale)
+
+
+def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitConfig = FitConfig(),
+              progress=None) -> FitResult:
+    """Fit humanoid3d to the clean track; returns Y-up rows with the ground at y = 0.
+
+    `progress(done, total)` is called every few optimiser steps."""
+    import torch
+
+    torch.set_num_threads(cfg.torch_threads)
+    width, height = image_size
+    focal = 0.5 * width / math.tan(math.radians(cfg.hfov_deg) / 2.0)
+    centre = np.array([width / 2.0, height / 2.0])
+    n = len(track.world)
+    mp_idx = np.array([m for m, _, _, _ in SITES])
+    site_w = np.array([w for _, _, _, w in SITES])
+
+    scale = landmark_scale(track.world, track.visibility)
+    target_world = track.world * scale
+    init = analytic_frames(target_world)
+    weight2d = track.visibility[:, mp_idx] * site_w
+    rel = site_positions(init)
+    trans = solve_translation(rel, track.image[:, mp_idx], weight2d, focal, centre)
+    trans = gaussian_smooth(trans, 1.0)
+    init[:, ROOT_POS] = trans
+    depth = np.maximum(-(trans[:, 2]), 0.5)
+
+    f32 = dict(dtype=torch.float32)
+    body = _TorchBody(torch)
+    cols = {name: (start, width) for name, start, width in CLIP_COLUMNS}
+    root_pos = torch.tensor(init[:, ROOT_POS], **f32, requires_grad=True)
+    root_q = torch.tensor(init[:, ROOT_ROT], **f32, requires_grad=True)
+    ball_q = torch.tensor(np.stack([init[:, cols[b][0] : cols[b][0] + 4] for b in _BALL], 1), **f32, requires_grad=True)
+    hinge = torch.tensor(np.stack([init[:, cols[h][0]] for h in _HINGE], 1), **f32, requires_grad=True)
+    obs2d = torch.tensor(track.image[:, mp_idx], **f32)
+    w2d = torch.tensor(weight2d, **f32)
+    obs3d = torch.tensor(target_world[:, mp_idx], **f32)
+    w3d = torch.tensor(track.visibility[:, mp_idx] * site_w, **f32)
+    px_to_m = torch.tensor(depth / focal, **f32)[:, None]
+    axis_w = torch.tensor([1.0, 1.0, cfg.depth_weight], **f32)
+    lows = torch.tensor([humanoid3d().bodies[humanoid3d().index(h)].limits[0] for h in _HINGE], **f32)
+    highs = torch.tensor([humanoid3d().bodies[humanoid3d().index(h)].limits[1] for h in _HINGE], **f32)
+    swing = torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32)
+    pairs, pair_w = symmetry_pairs(track.visibility)
+    pair_w = torch.tensor(pair_w, **f32)
+    mirror = torch.tensor([1.0, -1.0, -1.0, 1.0], **f32)
+    f_t = torch.tensor(focal, **f32)
+    c_t = torch.tensor(centre, **f32)
+    hip_sites = [i for i, (m, _, _, _) in enumerate(SITES) if m in (23, 24)]
+    foot_sites = {"right": [i for i, (m, _, _, _) in enumerate(SITES) if m in (28, 30, 32)],
+                  "left": [i for i, (m, _, _, _) in enumerate(SITES) if m in (27, 29, 31)]}
+    params = [root_pos, root_q, ball_q, hinge]
+
+    def losses(contact=None, ground=None):
+        rq = root_q / root_q.norm(dim=-1, keepdim=True)
+        bq = ball_q / ball_q.norm(dim=-1, keepdim=True)
+        sites, _, _ = body.forward(root_pos, rq, bq, hinge)
+        z = torch.clamp(-sites[..., 2], min=0.3)
+        uv = torch.stack([c_t[0] + f_t * sites[..., 0] / z, c_t[1] - f_t * sites[..., 1] / z], -1)
+        sq2d = ((uv - obs2d) * px_to_m[..., None]).pow(2).sum(-1)
+        out = {"reprojection": (w2d * _robust(sq2d, cfg.robust_scale)).sum() / w2d.sum()}
+        centred = sites - sites[:, hip_sites].mean(1, keepdim=True)
+        sq3d = ((centred - obs3d).pow(2) * axis_w).sum(-1)
+        out["world"] = (w3d * _robust(sq3d, cfg.robust_scale)).sum() / w3d.sum()
+        acc = sites[2:] - 2 * sites[1:-1] + sites[:-2]
+        out["smooth"] = acc.pow(2).sum(-1).mean() * 100.0
+        steps = (rq[1:] - rq[:-1]).pow(2).sum(-1).mean() + (bq[1:] - bq[:-1]).pow(2).sum(-1).mean()
+        out["continuity"] = steps
+        over = torch.relu(lows - hinge) + torch.relu(hinge - highs)
+        swing_angle = 2.0 * torch.atan2(bq[..., 1:].norm(dim=-1), bq[..., 0].abs())
+        out["limits"] = over.pow(2).mean() + torch.relu(swing_angle - swing).pow(2).mean()
+        sym = []
+        for kind, a, b in pairs:
+            # Both sides move towards each other's mirror image (pulling only the less visible side
+            # towards a fixed other side measured worse: visibility is unreliable upside down).
+            if kind == "ball":
+                sym.append(1.0 - (bq[:, a] * bq[:, b] * mirror).sum(-1).pow(2))
+            else:
+                sym.append((hinge[:, a] - hinge[:, b]).pow(2) * 0.25)
+        out["symmetry"] = (torch.stack(sym, 1) * pair_w).mean()
+        out["norm"] = (root_q.norm(dim=-1) - 1).pow(2).mean() + (ball_q.norm(dim=-1) - 1).pow(2).mean()
+        total = (cfg.reprojection_weight * out["reprojection"] + cfg.world_weight * out["world"]
+                 + cfg.smooth_weight * out["smooth"] + cfg.continuity_weight * out["continuity"]
+                 + cfg.limit_weight * out["limits"] + cfg.symmetry_weight * out["symmetry"] + out["norm"])
+        if contact is not None:
+            term = 0.0
+            for k, side in enumerate(("right", "left")):
+                feet = sites[:, foot_sites[side]]
+                on = contact[:, k]
+                vel = (feet[1:] - feet[:-1]).pow(2).sum(-1).mean(-1)
+                both = on[1:] & on[:-1]
+                if both.any():
+                    term = term + vel[both].mean() * 100.0
+                if on.any():
+                    sole = feet[on][..., 1].min(-1).values
+                    term = term + (sole - ground).pow(2).mean()
+            out["contact"] = term if torch.is_tensor(term) else torch.zeros(())
+            total = total + cfg.contact_weight * out["contact"]
+        return total, out, sites
+
+    total_steps = cfg.iterations + cfg.contact_iterations
+    done = [0]
+
+    def run(steps, **kw):
+        opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+        parts = {}
+        for _ in range(steps):
+            opt.zero_grad()
+            total, parts, _ = losses(**kw)
+            total.backward()
+            opt.step()
+            done[0] += 1
+            if progress is not None and (done[0] % 10 == 0 or done[0] == total_steps):
+                progress(done[0], total_steps)
+        return parts
+
+    run(cfg.iterations)
+    with torch.no_grad():
+        _, _, sites = losses()
+    contact, ground = detect_contacts(sites.numpy(), fps, cfg)
+    parts = run(cfg.contact_iterations, contact=torch.tensor(contact), ground=torch.tensor(ground, **f32))
+
+    frames = np.zeros((n, FRAME_WIDTH))
+    with torch.no_grad():
+        frames[:, ROOT_POS] = root_pos.numpy()
+        frames[:, ROOT_ROT] = rot.normalize(root_q.numpy())
+        bq = rot.normalize(ball_q.numpy())
+        for k, b in enumerate(_BALL):
+            frames[:, cols[b][0] : cols[b][0] + 4] = bq[:, k]
+        for k, h in enumerate(_HINGE):
+            frames[:, cols[h][0]] = np.clip(hinge[:, k].numpy(), *humanoid3d().bodies[humanoid3d().index(h)].limits)
+    frames, scene_from_world = to_world(frames, ground)
+    soles = site_positions(frames)[:, [i for i, (m, _, _, _) in enumerate(SITES) if m in (29, 30, 31, 32)], 1]
+    gravity = flight_gravity(centre_of_mass(frames)[:, 1], soles.min(axis=1) > cfg.flight_clearance, fps)
+    logger.info("fit: scale %.3f, focal %.0f px, contact frames R %d L %d, gravity check %.1f m/s^2",
+                scale, focal, int(contact[:, 0].sum()), int(contact[:, 1].sum()), gravity)
+    return FitResult(frames, contact, scene_from_world, focal, gravity,
+                     {k: float(v.detach()) for k, v in parts.items()})
+
+
+def detect_contacts(sites: np.ndarray, fps: float, cfg: FitConfig) -> tuple[np.ndarray, float]:
+    """Feet (right, left) in contact per frame, and the ground height (scene y of the soles)."""
+    right = [i for i, (m, _, _, _) in enumerate(SITES) if m in (28, 30, 32)]
+    left = [i for i, (m, _, _, _) in enumerate(SITES) if m in (27, 29, 31)]
+    soles = np.stack([sites[:, right, 1].min(1), sites[:, left, 1].min(1)], 1)
+    centre = np.stack([sites[:, right].mean(1), sites[:, left].mean(1)], 1)
+    speed = np.zeros(soles.shape)
+    speed[1:-1] = np.linalg.norm(centre[2:] - centre[:-2], axis=-1) * fps / 2.0
+    speed[0], speed[-1] = speed[1], speed[-2]
+    slow = speed < cfg.contact_speed
+    ground = float(np.percentile(soles[slow], 30)) if slow.any() else float(soles.min())
+    contact = slow & (soles < ground + cfg.contact_height)
+    return contact, ground
+
+
+def to_world(frames: np.ndarray, ground: float) -> tuple[np.ndarray, np.ndarray]:
+    """Move scene-frame rows to a DeepMimic world: ground at y = 0, first root at x = z = 0, first heading +x."""
+    fwd = rot.rotate(frames[0, ROOT_ROT], np.array([1.0, 0.0, 0.0]))
+    yaw = -math.atan2(-fwd[2], fwd[0])
+    turn = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), yaw)
+    origin = np.array([frames[0, 1], ground, frames[0, 3]])
+    out = frames.copy()
+    out[:, ROOT_POS] = rot.rotate(turn, frames[:, ROOT_POS] - origin)
+    out[:, ROOT_ROT] = rot.make_continuous(rot.canonical(rot.multiply(turn, frames[:, ROOT_ROT])))
+    for _, start, width in CLIP_COLUMNS:
+        if width == 4:
+            out[:, start : start + 4] = rot.make_continuous(out[:, start : start + 4])
+    scene_from_world = np.eye(4)
+    scene_from_world[:3, :3] = rot.to_matrix(rot.conjugate(turn))
+    scene_from_world[:3, 3] = origin
+    return out, scene_from_world
+
+
+def centre_of_mass(frames: np.ndarray) -> np.ndarray:
+    """(N, 3) centre of mass of humanoid3d (each body's mass at its shape centre)."""
+    pos, quat = forward_kinematics(frames)
+    masses = np.array([b.mass for b in humanoid3d().bodies])
+    return np.einsum("nbk,b->nk", shape_centers(pos, quat), masses / masses.sum())
+
+
+def flight_gravity(height: np.ndarray, air: np.ndarray, fps: float, min_frames: int = 6) -> float:
+    """Gravity (m/s^2) from a parabola through the centre-of-mass height over the longest airborne stretch.
+
+    A cross-check of the metric scale taken from bone lengths (the mocap itself gives 8.9)."""
+    best, start = (0, 0), None
+    for i, a in enumerate(np.append(air, False)):
+        if a and start is None:
+            start = i
+        elif not a and start is not None:
+            if i - start > best[1] - best[0]:
+                best = (start, i)
+            start = None
+    lo, hi = best
+    if hi - lo < min_frames:
+        return float("nan")
+    t = np.arange(lo, hi) / fps
+    a = np.polyfit(t, height[lo:hi], 2)[0]
+    return float(-2.0 * a)

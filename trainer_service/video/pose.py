@@ -1,0 +1,179 @@
+"""Per-frame mediapipe pose (static-image mode), with 90/180/270 degree retries for hard frames.
+
+Static mode runs the person detector on every frame, so one bad frame cannot drag the next ones
+(the tracker mode drifts through a flip, measured 88-142 mm). Frames where nothing is found, or
+where the key landmarks are barely visible, are retried on rotated copies of the image; every
+detection is kept as a candidate and `clean.py` picks the one that fits its neighbours.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+NUM_LANDMARKS = 33
+# mediapipe landmark indices of the 12 limb joints (shoulders, elbows, wrists, hips, knees, ankles).
+KEY_LANDMARKS = np.array([11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28])
+# Left/right partner of every landmark (the nose and mouth centre map to themselves).
+MIRROR = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21,
+                   24, 23, 26, 25, 28, 27, 30, 29, 32, 31])
+ROTATIONS = (0, 90, 180, 270)
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    """How mediapipe is run on each frame."""
+
+    min_detection_confidence: float = 0.5
+    """mediapipe's person-detector threshold (0..1)."""
+    retry_below: float = 0.6
+    """Retry rotated copies when the mean visibility of the 12 limb joints is below this (0..1)."""
+    max_candidates: int = 4
+    """Detections kept per frame (the upright one plus up to three rotated retries)."""
+    threads: int = 2
+    """mediapipe graphs run side by side (one per thread; mediapipe releases the GIL)."""
+    max_side: int = 640
+    """Frames are downscaled to this long side before pose estimation (pixels); the models see 256 px."""
+
+
+@dataclass
+class Detections:
+    """Candidates per frame: C slots, `valid` says which hold a detection."""
+
+    image: np.ndarray  # (N, C, 33, 2) pixel coordinates in the input frame
+    world: np.ndarray  # (N, C, 33, 3) metres, camera axes (x right, y down, z away), origin between the hips
+    visibility: np.ndarray  # (N, C, 33) 0..1
+    rotation: np.ndarray  # (N, C) degrees the image was turned clockwise for this candidate
+    valid: np.ndarray  # (N, C) bool
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.valid)
+
+    def score(self) -> np.ndarray:
+        """(N, C) mean visibility of the 12 limb joints; 0 where no detection."""
+        return np.where(self.valid, self.visibility[..., KEY_LANDMARKS].mean(axis=-1), 0.0)
+
+
+def _rotation_matrix(degrees: int) -> np.ndarray:
+    """2x2 map from rotated-image offsets (about the centre) back to original-image offsets."""
+    a = np.radians(degrees)
+    c, s = round(np.cos(a)), round(np.sin(a))
+    # Turning the image clockwise by a maps an original offset d to R(a) d (y down); invert it.
+    return np.array([[c, s], [-s, c]], dtype=np.float64)
+
+
+def rotate_image(rgb: np.ndarray, degrees: int) -> np.ndarray:
+    import cv2
+
+    codes = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    return rgb if degrees == 0 else np.ascontiguousarray(cv2.rotate(rgb, codes[degrees]))
+
+
+class PoseEstimator:
+    """mediapipe Pose graphs (static-image mode, model_complexity=1, the only bundled model)."""
+
+    def __init__(self, config: PoseConfig = PoseConfig()) -> None:
+        import mediapipe as mp
+
+        self.config = config
+        self._local = threading.local()
+        self._make = lambda: mp.solutions.pose.Pose(
+            static_image_mode=True,
+            model_complexity=1,
+            min_detection_confidence=config.min_detection_confidence,
+        )
+        self._graphs: list = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        for graph in self._graphs:
+            graph.close()
+        self._graphs.clear()
+
+    def __enter__(self) -> "PoseEstimator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _graph(self):
+        graph = getattr(self._local, "graph", None)
+        if graph is None:
+            graph = self._make()
+            self._local.graph = graph
+            with self._lock:
+                self._graphs.append(graph)
+        return graph
+
+    def _run(self, rgb: np.ndarray, degrees: int):
+        """One candidate (image (33,2) px, world (33,3), visibility (33,)) or None."""
+        h, w = rgb.shape[:2]
+        turned = rotate_image(rgb, degrees)
+        result = self._graph().process(turned)
+        if result.pose_landmarks is None or result.pose_world_landmarks is None:
+            return None
+        th, tw = turned.shape[:2]
+        lm = result.pose_landmarks.landmark
+        uv = np.array([[p.x * tw - tw / 2.0, p.y * th - th / 2.0] for p in lm])
+        vis = np.array([p.visibility for p in lm])
+        world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark])
+        back = _rotation_matrix(degrees)
+        uv = uv @ back.T + np.array([w / 2.0, h / 2.0])
+        world[:, :2] = world[:, :2] @ back.T
+        return uv, world, vis
+
+    def detect_frame(self, rgb: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Candidates [(rotation, image, world, visibility)] for one RGB frame."""
+        import cv2
+
+        scale = 1.0
+        h, w = rgb.shape[:2]
+        if max(h, w) > self.config.max_side:
+            scale = self.config.max_side / max(h, w)
+            rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        found = []
+        for degrees in ROTATIONS:
+            cand = self._run(rgb, degrees)
+            if cand is not None:
+                found.append((degrees, cand[0] / scale, cand[1], cand[2]))
+                if degrees == 0 and cand[2][KEY_LANDMARKS].mean() >= self.config.retry_below:
+                    break
+            if len(found) >= self.config.max_candidates:
+                break
+        return found
+
+    def detect(self, frames: list[np.ndarray], progress=None) -> Detections:
+        """Run every frame (in `config.threads` threads); `progress(done, total)` is called as frames finish."""
+        n, c = len(frames), self.config.max_candidates
+        out = Detections(
+            image=np.zeros((n, c, NUM_LANDMARKS, 2)),
+            world=np.zeros((n, c, NUM_LANDMARKS, 3)),
+            visibility=np.zeros((n, c, NUM_LANDMARKS)),
+            rotation=np.zeros((n, c), dtype=np.int64),
+            valid=np.zeros((n, c), dtype=bool),
+        )
+        done = [0]
+        lock = threading.Lock()
+
+        def work(i: int) -> None:
+            for k, (degrees, uv, world, vis) in enumerate(self.detect_frame(frames[i])):
+                out.image[i, k], out.world[i, k], out.visibility[i, k] = uv, world, vis
+                out.rotation[i, k] = degrees
+                out.valid[i, k] = True
+            if progress is not None:
+                with lock:
+                    done[0] += 1
+                    progress(done[0], n)
+
+        with ThreadPoolExecutor(max(1, self.config.threads)) as pool:
+            list(pool.map(work, range(n)))
+        found = int(out.valid.any(axis=1).sum())
+        retried = int((out.rotation[out.valid] != 0).sum())
+        logger.info("pose: %d/%d frames with a person, %d rotated candidates", found, n, retried)
+        return out
