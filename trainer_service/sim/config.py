@@ -10,18 +10,10 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from backflip_addon.core.config import check_keys
 from backflip_addon.core.errors import InvalidInputError
 
 COLLIDER_KINDS = ("plane", "box", "mesh")
-
-
-def _check_keys(cls: type, data: dict[str, Any]) -> None:
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{cls.__name__} expects a mapping, got {type(data).__name__}", "pass a JSON object")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InvalidInputError(f"unknown {cls.__name__} key(s) {unknown}", f"use only {sorted(known)}")
 
 
 def _finite(name: str, values: Any) -> tuple[float, ...]:
@@ -79,7 +71,7 @@ class RewardConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RewardConfig":
-        _check_keys(cls, data)
+        check_keys(cls, data)
         return cls(**data)
 
     @classmethod
@@ -153,7 +145,7 @@ class ColliderConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ColliderConfig":
-        _check_keys(cls, data)
+        check_keys(cls, data)
         return cls(**data)
 
 
@@ -214,7 +206,7 @@ class SimConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SimConfig":
-        _check_keys(cls, data)
+        check_keys(cls, data)
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
