@@ -8,7 +8,11 @@ line: per variant the detection rate, PA-MPJPE and root-aligned MPJPE in mm (all
 inverted frames) for our extraction and for the peer, raw mediapipe static mode (its world
 landmarks of the upright candidate), joint-angle error in humanoid3d joint space, root trajectory
 error and end-to-end frames/s (read -> pose -> clean -> fit -> clip + npz + preview written; the
-interpreter start and imports excluded).
+interpreter start and imports excluded, except torch's: extract() imports it beside decoding and
+pose, so the first variant pays it, about 1.1 CPU-s, and later ones find it imported).
+Timing detail per variant: wall and CPU seconds per stage (read and pose overlap: read_s is the
+decoding with pose running beside it, pose_s the pose work left after), CPU ms per frame, the 1-minute
+load average before and after, and an estimate of frames/s on 2 idle cores from the CPU seconds.
 """
 from __future__ import annotations
 
@@ -84,6 +88,13 @@ def joint_angle_errors(pred_frames: np.ndarray, truth_frames: np.ndarray) -> np.
     return rot.angle_between(a, b).mean(-1)
 
 
+def unloaded_seconds(timings: dict[str, float], cores: int = 2) -> float:
+    """Wall time the run would take on `cores` idle cores, from its CPU seconds: decoding, pose and
+    torch's import spread over all cores (they run side by side), clean, fit and write one core each."""
+    parallel = timings["read_pose_cpu_s"] + timings.get("torch_import_cpu_s", 0.0)
+    return parallel / cores + timings["clean_cpu_s"] + timings["fit_cpu_s"] + timings["write_cpu_s"]
+
+
 def split(values: np.ndarray, upright: np.ndarray) -> dict:
     """mm figures: mean over all, upright and inverted frames, and the median over all."""
     mm = values * 1000.0
@@ -108,10 +119,12 @@ def evaluate(video: Path) -> dict:
 
     truth_frames = np.load(video.with_suffix(".truth.npz"))["poses"]
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = extract(video)
         write_outputs(result, Path(tmp) / "clip.txt")
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+        load_after = os.getloadavg()[0]
     skel = humanoid3d()
     idx = [skel.index(n) for n in LIMB_JOINTS]
     pred_pos, _ = forward_kinematics(result.clip.frames)
@@ -142,6 +155,10 @@ def evaluate(video: Path) -> dict:
         "gravity_check_m_s2": None if np.isnan(result.fit.gravity) else round(result.fit.gravity, 2),
         "frames_per_s": round(len(truth_frames) / seconds, 1),
         "stage_s": {k: round(v, 2) for k, v in result.timings.items()},
+        "stage_ms_per_frame": {k: round(1000 * v / len(truth_frames), 1) for k, v in result.timings.items()},
+        "cpu_ms_per_frame": round(1000 * cpu_seconds / len(truth_frames), 1),
+        "load_average_1m": [round(load_before, 2), round(load_after, 2)],
+        "estimated_unloaded_frames_per_s": round(len(truth_frames) / unloaded_seconds(result.timings), 1),
     }
 
 

@@ -93,3 +93,39 @@ def test_rotated_retry_maps_back_to_the_frame():
             assert turned is not None
             assert np.abs(turned[0][KEY_LANDMARKS] - upright[0][KEY_LANDMARKS]).max() < 8.0  # pixels
             assert np.abs(turned[1][KEY_LANDMARKS] - upright[1][KEY_LANDMARKS]).max() < 0.06  # metres
+
+
+def test_torch_body_matches_numpy_kinematics(mocap):
+    """The fit's torch forward kinematics (rotation matrices chained per tree level) against core's FK."""
+    import torch
+
+    frames = mocap[::7]
+    cols = {name: start for name, start, _ in fit.CLIP_COLUMNS}
+    ball = np.stack([frames[:, cols[b] : cols[b] + 4] for b in fit._BALL], 1)
+    hinge = np.stack([frames[:, cols[h]] for h in fit._HINGE], 1)
+    args = [torch.tensor(a, dtype=torch.float32) for a in (frames[:, 1:4], frames[:, 4:8], ball, hinge)]
+    sites, _, _ = fit._TorchBody(torch).forward(*args)
+    assert np.abs(sites.numpy() - fit.site_positions(frames)).max() < 1e-5  # metres
+
+
+def test_adam_matches_torch_optim():
+    """The fit's own Adam (torch.optim imports torch._dynamo, seconds) takes torch.optim.Adam's steps."""
+    import torch
+
+    target = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
+    ours = torch.zeros(2, 2, requires_grad=True)
+    theirs = torch.zeros(2, 2, requires_grad=True)
+    adam, reference = fit.Adam([ours], 0.1), torch.optim.Adam([theirs], lr=0.1)
+    for _ in range(25):
+        adam.step(torch.autograd.grad(((ours - target) ** 4).sum(), [ours]))
+        reference.zero_grad()
+        ((theirs - target) ** 4).sum().backward()
+        reference.step()
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    assert not torch.allclose(ours, torch.zeros(2, 2))
+
+
+def test_frames_reach_the_callback_as_decoded():
+    seen = []
+    video = read_video(SAMPLE, Trim(start_frame=3, end_frame=9), on_frame=seen.append)
+    assert len(seen) == 6 and all(a is b for a, b in zip(seen, video.frames))

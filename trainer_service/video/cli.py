@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             for bar in bars.values():
                 bar.close()
             bars[stage] = tqdm(total=total, desc=stage, unit="frame" if stage == "pose" else "step")
+        bars[stage].total = total  # pose frames are counted as they are decoded
         bars[stage].update(done - bars[stage].n)
 
     try:

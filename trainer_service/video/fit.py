@@ -2,9 +2,10 @@
 
 Unknowns per frame: root position, root rotation, the 8 ball-joint quaternions and the 4 hinge
 angles, with humanoid3d's fixed bone lengths. Losses: 2D reprojection (visibility weighted,
-robust), mediapipe's metric world landmarks (rescaled to the humanoid), smoothness (site
-accelerations), quaternion continuity, joint limits, and in a second stage feet locked to the
-ground while in contact. Analytic joint frames from the landmarks are only the initial guess.
+robust), mediapipe's metric world landmarks (rescaled to the humanoid; depth weighted by
+visibility), smoothness (site accelerations), quaternion continuity, a steady root spin rate,
+left/right symmetry where a limb is hidden, joint limits, and in a second stage feet locked to
+the ground while in contact. Analytic joint frames from the landmarks are only the initial guess.
 
 The fit runs in the "scene" frame (camera at the origin looking down -z, y up; see clean.py),
 assuming a fixed, level camera with a known horizontal field of view.
@@ -50,9 +51,11 @@ class FitConfig:
 
     hfov_deg: float = 55.0
     """Horizontal field of view of the camera (degrees); phones film at about 55-70."""
-    iterations: int = 160
-    """Adam steps of the first stage (no contacts)."""
-    contact_iterations: int = 100
+    iterations: int = 120
+    """Adam steps of the first stage (no contacts). Mean of the 4 bench views, PA-MPJPE all /
+    inverted / root path error (mm): 60 + 40 steps 51.0/70.0/-, 80 + 50 50.5/67.8/145,
+    120 + 80 50.3/68.2/127, 160 + 100 50.8/68.5/121: the joints settle early, the root path late."""
+    contact_iterations: int = 80
     """Adam steps of the second stage (feet locked while in contact)."""
     learning_rate: float = 0.03
     """Adam step size (quaternion components, metres, radians)."""
@@ -62,12 +65,22 @@ class FitConfig:
     """Weight of the error against mediapipe's world landmarks (metres)."""
     depth_weight: float = 0.5
     """Relative weight of the camera-depth axis within the world-landmark error (depth is the least reliable)."""
-    robust_scale: float = 0.08
-    """Residuals beyond about this many metres count less and less (Geman-McClure)."""
+    robust_scale: float = 0.14
+    """Residuals beyond about this many metres count less and less (Geman-McClure); upside down
+    mediapipe is often 0.1 m off, and 0.08 m ignored those frames (side view inverted 69 vs 66 mm)."""
     smooth_weight: float = 0.05
     """Weight of site accelerations (metres per frame squared)."""
     continuity_weight: float = 0.5
     """Weight of frame-to-frame quaternion steps."""
+    spin_weight: float = 50.0
+    """Weight of the root rotation's second difference (quaternion per frame squared): a flip spins
+    at a nearly constant rate in the air."""
+    depth_visibility_power: float = 1.0
+    """The camera-depth axis of a world landmark is further weighted by its visibility to this power
+    (0 = not): mediapipe guesses the depth of a hidden limb."""
+    inverted_world_scale: float = 2.0
+    """Multiplier of the world-landmark weight on upside-down frames (blended by torso up-ness):
+    there the 2D and the priors alone settle worse (measured 0.5: worse, 2: slightly better)."""
     symmetry_weight: float = 5.0
     """Pull the less visible of a left/right limb pair towards the mirror image of the other
     (a standing backflip is nearly symmetric; a limb hidden behind the body has no depth cue)."""
@@ -82,7 +95,8 @@ class FitConfig:
     flight_clearance: float = 0.08
     """Both soles higher than this above the ground (m) counts as flight, for the gravity check."""
     torch_threads: int = 1
-    """torch intra-op threads for the fit (the tensors are small: more threads only contend)."""
+    """torch intra-op threads for the fit (the tensors are small: 2 threads measured 5x slower on a
+    loaded 2-core machine)."""
 
 
 @dataclass
@@ -240,34 +254,34 @@ class _TorchBody:
         self.site_offset = torch.tensor([o for _, _, o, _ in SITES], dtype=torch.float32)
         self.hinge_axis = torch.tensor([skel.bodies[skel.index(n)].axis for n in _HINGE], dtype=torch.float32)
 
-    def qmul(self, a, b):
-        aw, ax, ay, az = a.unbind(-1)
-        bw, bx, by, bz = b.unbind(-1)
-        return self.t.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                             aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
-
-    def qrot(self, q, v):
-        u = q[..., 1:]
-        tt = 2.0 * self.t.cross(u, v.expand_as(u), dim=-1)
-        return v + q[..., :1] * tt + self.t.cross(u, tt, dim=-1)
+    def matrix(self, q):
+        """Rotation matrices (..., 3, 3) of unit quaternions (..., 4) (w, x, y, z)."""
+        w, x, y, z = q.unbind(-1)
+        xx, yy, zz, xy, xz, yz, wx, wy, wz = x * x, y * y, z * z, x * y, x * z, y * z, w * x, w * y, w * z
+        return self.t.stack([1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy),
+                             2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx),
+                             2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy)], -1).unflatten(-1, (3, 3))
 
     def forward(self, root_pos, root_q, ball_q, hinge):
-        """Sites (N, S, 3), body positions (N, B, 3) and rotations (N, B, 4)."""
+        """Sites (N, S, 3), body positions (N, B, 3) and rotation matrices (N, B, 3, 3).
+
+        Rotations are chained as matrices: one batched product per tree level keeps the autograd
+        graph small (chaining quaternions component-wise measured 12 % slower, backward included)."""
         t = self.t
         n = root_pos.shape[0]
         half = 0.5 * hinge[..., None]
         identity = t.zeros(n, self.fixed_count, 4)
         identity[..., 0] = 1.0
         local = t.cat([root_q[:, None], ball_q, t.cat([t.cos(half), self.hinge_axis * t.sin(half)], -1), identity], 1)
-        local = local[:, self.gather]
-        wq, wp = root_q[:, None], root_pos[:, None]
+        local = self.matrix(local[:, self.gather])
+        wr, wp = local[:, :1], root_pos[:, None]
         for parent_slots, bodies in self.levels:
-            pq, pp = wq[:, parent_slots], wp[:, parent_slots]
-            wq = t.cat([wq, self.qmul(pq, local[:, bodies])], 1)
-            wp = t.cat([wp, pp + self.qrot(pq, self.offsets[bodies])], 1)
-        wq, wp = wq[:, self.unorder], wp[:, self.unorder]
-        sites = wp[:, self.site_body] + self.qrot(wq[:, self.site_body], self.site_offset)
-        return sites, wp, wq
+            pr, pp = wr[:, parent_slots], wp[:, parent_slots]
+            wr = t.cat([wr, pr @ local[:, bodies]], 1)
+            wp = t.cat([wp, pp + (pr @ self.offsets[bodies][..., None])[..., 0]], 1)
+        wr, wp = wr[:, self.unorder], wp[:, self.unorder]
+        sites = wp[:, self.site_body] + (wr[:, self.site_body] @ self.site_offset[..., None])[..., 0]
+        return sites, wp, wr
 
 
 def symmetry_pairs(visibility: np.ndarray) -> tuple[list[tuple[str, int, int]], np.ndarray]:
@@ -284,6 +298,31 @@ def symmetry_pairs(visibility: np.ndarray) -> tuple[list[tuple[str, int, int]], 
         right = np.minimum(visibility[:, r1], visibility[:, r2])
         weights.append(1.0 - np.minimum(left, right))
     return pairs, np.stack(weights, 1)
+
+
+class Adam:
+    """Plain Adam (Kingma & Ba) on a list of leaf tensors.
+
+    torch.optim imports torch._dynamo on first use, measured 1.5-2.5 s on 2 cores: longer than the fit."""
+
+    def __init__(self, params: list, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        import torch
+
+        self.torch = torch
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.count = 0
+
+    def step(self, grads) -> None:
+        b1, b2 = self.betas
+        self.count += 1
+        step = self.lr * math.sqrt(1.0 - b2 ** self.count) / (1.0 - b1 ** self.count)
+        with self.torch.no_grad():
+            for p, g, m, v in zip(self.params, grads, self.m, self.v):
+                m.mul_(b1).add_(g, alpha=1.0 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+                p.addcdiv_(m, v.sqrt().add_(self.eps * math.sqrt(1.0 - b2 ** self.count)), value=-step)
 
 
 def _robust(sq, scale: float):
@@ -325,9 +364,14 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     obs2d = torch.tensor(track.image[:, mp_idx], **f32)
     w2d = torch.tensor(weight2d, **f32)
     obs3d = torch.tensor(target_world[:, mp_idx], **f32)
-    w3d = torch.tensor(track.visibility[:, mp_idx] * site_w, **f32)
+    # Torso up-ness (1 upright, -1 upside down) scales the world-landmark weight from 1 to inverted_world_scale.
+    up = rot.rotate(track.torso, np.array([0.0, 1.0, 0.0]))[:, 1]
+    frame_w = cfg.inverted_world_scale + (1.0 - cfg.inverted_world_scale) * np.clip(0.5 + 0.5 * up, 0.0, 1.0)
+    w3d = torch.tensor(track.visibility[:, mp_idx] * site_w * frame_w[:, None], **f32)
     px_to_m = torch.tensor(depth / focal, **f32)[:, None]
-    axis_w = torch.tensor([1.0, 1.0, cfg.depth_weight], **f32)
+    axis_w = np.ones((n, len(SITES), 3))
+    axis_w[..., 2] = cfg.depth_weight * track.visibility[:, mp_idx] ** cfg.depth_visibility_power
+    axis_w = torch.tensor(axis_w, **f32)
     lows = torch.tensor([humanoid3d().bodies[humanoid3d().index(h)].limits[0] for h in _HINGE], **f32)
     highs = torch.tensor([humanoid3d().bodies[humanoid3d().index(h)].limits[1] for h in _HINGE], **f32)
     swing = torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32)
@@ -356,6 +400,7 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
         out["smooth"] = acc.pow(2).sum(-1).mean() * 100.0
         steps = (rq[1:] - rq[:-1]).pow(2).sum(-1).mean() + (bq[1:] - bq[:-1]).pow(2).sum(-1).mean()
         out["continuity"] = steps
+        out["spin"] = (rq[2:] - 2 * rq[1:-1] + rq[:-2]).pow(2).sum(-1).mean()
         over = torch.relu(lows - hinge) + torch.relu(hinge - highs)
         swing_angle = 2.0 * torch.atan2(bq[..., 1:].norm(dim=-1), bq[..., 0].abs())
         out["limits"] = over.pow(2).mean() + torch.relu(swing_angle - swing).pow(2).mean()
@@ -371,7 +416,8 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
         out["norm"] = (root_q.norm(dim=-1) - 1).pow(2).mean() + (ball_q.norm(dim=-1) - 1).pow(2).mean()
         total = (cfg.reprojection_weight * out["reprojection"] + cfg.world_weight * out["world"]
                  + cfg.smooth_weight * out["smooth"] + cfg.continuity_weight * out["continuity"]
-                 + cfg.limit_weight * out["limits"] + cfg.symmetry_weight * out["symmetry"] + out["norm"])
+                 + cfg.spin_weight * out["spin"] + cfg.limit_weight * out["limits"]
+                 + cfg.symmetry_weight * out["symmetry"] + out["norm"])
         if contact is not None:
             term = 0.0
             for k, side in enumerate(("right", "left")):
@@ -392,13 +438,11 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     done = [0]
 
     def run(steps, **kw):
-        opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+        opt = Adam(params, cfg.learning_rate)
         parts = {}
         for _ in range(steps):
-            opt.zero_grad()
             total, parts, _ = losses(**kw)
-            total.backward()
-            opt.step()
+            opt.step(torch.autograd.grad(total, params))
             done[0] += 1
             if progress is not None and (done[0] % 10 == 0 or done[0] == total_steps):
                 progress(done[0], total_steps)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -148,9 +149,50 @@ class PoseEstimator:
                 break
         return found
 
-    def detect(self, frames: list[np.ndarray], progress=None) -> Detections:
+    def begin(self, progress=None) -> "PoseBatch":
+        """A batch to feed frames into one at a time (they are posed while more are decoded)."""
+        return PoseBatch(self, progress)
+
+    def detect(self, frames: Iterable[np.ndarray], progress=None) -> Detections:
         """Run every frame (in `config.threads` threads); `progress(done, total)` is called as frames finish."""
-        n, c = len(frames), self.config.max_candidates
+        with self.begin(progress) as batch:
+            for rgb in frames:
+                batch.add(rgb)
+            return batch.finish()
+
+
+class PoseBatch:
+    """Frames posed in the estimator's threads as they are added; `finish` waits and gathers them."""
+
+    def __init__(self, estimator: PoseEstimator, progress=None) -> None:
+        self._estimator = estimator
+        self._progress = progress
+        self._pool = ThreadPoolExecutor(max(1, estimator.config.threads))
+        self._futures: list = []
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def __enter__(self) -> "PoseBatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, rgb: np.ndarray) -> None:
+        self._futures.append(self._pool.submit(self._work, rgb))
+
+    def _work(self, rgb: np.ndarray) -> list:
+        found = self._estimator.detect_frame(rgb)
+        with self._lock:
+            self._done += 1
+            if self._progress is not None:
+                self._progress(self._done, len(self._futures))
+        return found
+
+    def finish(self) -> Detections:
+        """Detections for every frame added, in order."""
+        results = [future.result() for future in self._futures]
+        n, c = len(results), self._estimator.config.max_candidates
         out = Detections(
             image=np.zeros((n, c, NUM_LANDMARKS, 2)),
             world=np.zeros((n, c, NUM_LANDMARKS, 3)),
@@ -158,21 +200,11 @@ class PoseEstimator:
             rotation=np.zeros((n, c), dtype=np.int64),
             valid=np.zeros((n, c), dtype=bool),
         )
-        done = [0]
-        lock = threading.Lock()
-
-        def work(i: int) -> None:
-            for k, (degrees, uv, world, vis) in enumerate(self.detect_frame(frames[i])):
+        for i, found in enumerate(results):
+            for k, (degrees, uv, world, vis) in enumerate(found):
                 out.image[i, k], out.world[i, k], out.visibility[i, k] = uv, world, vis
                 out.rotation[i, k] = degrees
                 out.valid[i, k] = True
-            if progress is not None:
-                with lock:
-                    done[0] += 1
-                    progress(done[0], n)
-
-        with ThreadPoolExecutor(max(1, self.config.threads)) as pool:
-            list(pool.map(work, range(n)))
         found = int(out.valid.any(axis=1).sum())
         retried = int((out.rotation[out.valid] != 0).sum())
         logger.info("pose: %d/%d frames with a person, %d rotated candidates", found, n, retried)

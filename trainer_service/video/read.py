@@ -5,6 +5,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -60,16 +61,19 @@ class Video:
         return w, h
 
 
-def read_video(path: str | Path, trim: Trim = Trim(), max_side: int = 1280) -> Video:
-    """Decode the trimmed frames; frames whose long side exceeds max_side are downscaled (area filter)."""
+def read_video(path: str | Path, trim: Trim = Trim(), max_side: int = 1280,
+               on_frame: Callable[[np.ndarray], None] | None = None) -> Video:
+    """Decode the trimmed frames; frames whose long side exceeds max_side are downscaled (area filter).
+
+    `on_frame(rgb)` sees each kept frame as soon as it is decoded (so pose can start on it)."""
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: no such video file", "check the path")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: the file is empty", "pick a video file")
-    decoded = _read_opencv(path, trim, max_side)
+    decoded = _read_opencv(path, trim, max_side, on_frame)
     if decoded is None:  # OpenCV cannot open it at all: PyAV may, when installed
-        decoded = _read_pyav(path, trim, max_side)
+        decoded = _read_pyav(path, trim, max_side, on_frame)
     frames, fps, first, size = decoded
     logger.info("read %d frames (%dx%d -> %dx%d) at %.2f fps from %s", len(frames), size[0], size[1],
                 frames[0].shape[1], frames[0].shape[0], fps, path.name)
@@ -93,7 +97,7 @@ def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def _read_opencv(path: Path, trim: Trim, max_side: int):
+def _read_opencv(path: Path, trim: Trim, max_side: int, on_frame):
     """(frames, fps, first, size), or None when OpenCV cannot decode the file at all."""
     import cv2
 
@@ -113,6 +117,8 @@ def _read_opencv(path: Path, trim: Trim, max_side: int):
             if index >= first:
                 size = size or (bgr.shape[1], bgr.shape[0])
                 frames.append(_downscale(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side))
+                if on_frame is not None:
+                    on_frame(frames[-1])
             index += 1
     finally:
         cap.release()
@@ -126,7 +132,7 @@ def _read_opencv(path: Path, trim: Trim, max_side: int):
     return frames, float(fps), first, size
 
 
-def _read_pyav(path: Path, trim: Trim, max_side: int):
+def _read_pyav(path: Path, trim: Trim, max_side: int, on_frame):
     try:
         import av  # optional: opens some containers OpenCV's FFmpeg build does not
     except ImportError:
@@ -146,6 +152,8 @@ def _read_pyav(path: Path, trim: Trim, max_side: int):
                     rgb = frame.to_ndarray(format="rgb24")
                     size = size or (rgb.shape[1], rgb.shape[0])
                     frames.append(_downscale(rgb, max_side))
+                    if on_frame is not None:
+                        on_frame(frames[-1])
     except (av.error.FFmpegError, IndexError) as exc:
         raise _unreadable(path) from exc
     if not frames:
