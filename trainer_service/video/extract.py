@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from backflip_addon.core.clip import MotionClip, dumps_deepmimic, save_npz
+from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import humanoid3d
@@ -47,21 +48,7 @@ class ExtractConfig:
     @staticmethod
     def from_dict(data: dict) -> "ExtractConfig":
         """Build from nested plain values; an unknown key is an error."""
-        sections = {"pose": PoseConfig, "clean": CleanConfig, "fit": FitConfig}
-        top = {f.name for f in dataclasses.fields(ExtractConfig)}
-        kwargs = {}
-        for key, value in data.items():
-            if key not in top:
-                raise InvalidInputError(f"unknown extract setting {key!r}", f"use one of {sorted(top)}")
-            if key in sections:
-                names = {f.name for f in dataclasses.fields(sections[key])}
-                unknown = set(value) - names
-                if unknown:
-                    raise InvalidInputError(f"unknown {key} setting(s) {sorted(unknown)}", f"use one of {sorted(names)}")
-                kwargs[key] = sections[key](**value)
-            else:
-                kwargs[key] = value
-        return ExtractConfig(**kwargs)
+        return from_dict(ExtractConfig, data)
 
 
 @dataclass
