@@ -1,6 +1,7 @@
 """The README's main job, end to end: clip → keyed armature in a saved .blend, plot and render."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,21 @@ import pytest
 from tests.conftest import ROOT
 
 
-def test_demo_writes_a_set_whose_armature_plays_the_backflip_and_renders_it(addon, tmp_path: Path) -> None:
+def fake_run(folder: Path, rollout: Path) -> Path:
+    """A run folder with one learning stage whose rollout is a shipped clip."""
+    (folder / "stage_0003").mkdir(parents=True)
+    (folder / "stage_0003" / "rollout.txt").write_text(rollout.read_text())
+    stage = {"index": 3, "folder": "stage_0003", "samples": 1000, "label": "lands on knees"}
+    (folder / "stages.json").write_text(json.dumps({"format": 1, "stages": [stage]}))
+    return folder
+
+
+def test_demo_writes_a_set_whose_armature_plays_the_backflip_and_renders_it(addon, tmp_path: Path, motions_dir: Path) -> None:
     out = tmp_path / "demo"
+    run = fake_run(tmp_path / "run", motions_dir / "humanoid3d_walk.txt")
     result = subprocess.run(
-        [sys.executable, "-m", "trainer_service", "demo", "--out", str(out), "--res", "48x28", "--samples", "2"],
+        [sys.executable, "-m", "trainer_service", "demo", "--out", str(out), "--res", "48x28", "--samples", "2",
+         "--stages", str(run)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -38,6 +50,11 @@ def test_demo_writes_a_set_whose_armature_plays_the_backflip_and_renders_it(addo
     # The set: a projected floor marked as a collider, and the follow camera as the shot camera.
     assert bpy.data.objects["Floor"].backflip.collider.enabled
     assert scene.camera.backflip.follow.target == armature
+    # The run's latest stage is keyed onto a second character beside the reference.
+    stage = bpy.data.objects["Stage 3"]
+    assert stage.animation_data.action.name == "Stage 3 (lands on knees)"
+    scene.frame_set(30)
+    assert (stage.matrix_world @ stage.pose.bones["root"].head).y == pytest.approx(1.6, abs=0.3)
     bpy.ops.wm.read_factory_settings(use_empty=True)
 
 

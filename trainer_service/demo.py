@@ -18,6 +18,8 @@ from .paths import default_clip
 
 REPO = Path(__file__).resolve().parents[1]
 SET_PHOTO = REPO / "assets" / "set" / "street.png"
+SHIPPED_STAGES = REPO / "assets" / "stages" / "backflip"
+STAGE_OFFSET_M = 1.6  # the stage's character stands this far behind the reference (Blender +y)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip", type=Path, default=None, help="reference clip (default: DeepMimic backflip)")
     parser.add_argument("--res", default="320x180", help="shot resolution WxH (pixels)")
     parser.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel")
+    parser.add_argument(
+        "--stages", type=Path, default=SHIPPED_STAGES,
+        help="a training run folder whose latest learning stage is keyed beside the reference (skipped if absent)",
+    )
 
 
 def _evaluated_root_heights(scene, armature) -> np.ndarray:
@@ -52,6 +58,31 @@ def _plot(heights: np.ndarray, fps: float, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def _key_latest_stage(context, run_dir: Path):
+    """Key the latest learning stage's rollout onto a second humanoid; None if the run has none."""
+    import json
+
+    from backflip_addon.blender import keys, rig
+    from backflip_addon.core.clip import load_clip
+    from backflip_addon.operators.reference import scene_fps
+
+    index_path = run_dir / "stages.json"
+    if not index_path.exists():
+        log.info("no learning stages in %s: the shot shows the reference only", run_dir)
+        return None
+    stage = json.loads(index_path.read_text())["stages"][-1]
+    rollout = load_clip(run_dir / stage["folder"] / "rollout.txt")
+    armature, _ = rig.build_humanoid(context, name=f"Stage {stage['index']}")
+    armature.location.y = STAGE_OFFSET_M
+    keys.key_clip(
+        armature, rollout, fps=scene_fps(context.scene), start_frame=context.scene.frame_start,
+        action_name=f"Stage {stage['index']} ({stage['label']})",
+    )
+    context.scene.frame_end = max(context.scene.frame_end, context.scene.frame_start + round(rollout.duration * scene_fps(context.scene)))
+    log.info("keyed stage %d (%s, %s samples) beside the reference", stage["index"], stage["label"], f"{stage['samples']:,}")
+    return armature
 
 
 def _dress_set(context, armature) -> None:
@@ -107,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         _plot(heights, scene_fps(scene), out / "root_height.png")
         log.info("root height %.2f-%.2f m; wrote %s", heights.min(), heights.max(), out / "root_height.png")
 
+        _key_latest_stage(bpy.context, args.stages)
         _dress_set(bpy.context, armature)
         blend = (out / "backflip_reference.blend").resolve()
         tmp = blend.with_suffix(".tmp.blend")
