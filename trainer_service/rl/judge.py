@@ -1,9 +1,10 @@
 """How a stage is judged, from its rollout rows alone (pure numpy, no simulator).
 
 Everything here works on DeepMimic rows (F, 44) at a fixed frame rate, so anyone can re-judge a
-stage from its `rollout.txt`: ground contacts come from the humanoid's collision shapes placed by
-forward kinematics (a body touches the ground when its lowest point is within `CONTACT_HEIGHT` of
-y = 0), rotation is the root's pitch about the lateral axis it had in the first frame.
+stage from its `rollout.txt`: ground contacts of bodies other than the feet are the simulator's, recorded
+per frame in the file ("GroundContacts"); without them (any other clip) they come from the humanoid's
+collision shapes placed by forward kinematics (a body touches the ground when its lowest point is within
+`CONTACT_HEIGHT` of y = 0). Rotation is the root's pitch about the lateral axis it had in frame 0.
 
 "Landed" (the product's definition): at least 330° of rotation, then the feet meet the ground with no
 other body touching it, and the character stays up (no other body touches) for at least 1 s after.
@@ -11,27 +12,34 @@ other body touching it, and the character stays up (no other body touches) for a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from backflip_addon.core import rotations as rot
+from backflip_addon.core.clip import MotionClip
+from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import FEET, ROOT_ROT, humanoid3d
 
-CONTACT_HEIGHT = 0.03
-"""a body touches the ground when its lowest point is below this height (m); the simulator's
-contacts sit within ~1 cm of y = 0 and a 30 Hz row can miss the exact moment of impact"""
+CONTACT_HEIGHT = 0.015
+"""a body touches the ground when its lowest point is below this height (m). Bodies resting on the
+ground in the simulator sit within ~1 cm of y = 0; the shin capsules end just above the feet, so
+standing on bent ankles brings them to ~2 cm, which must not count"""
 LANDING_ROTATION = 330.0
 """degrees of rotation before a touchdown counts as a landing"""
 HOLD_SECONDS = 1.0
 """how long the character must stay up after touchdown to have landed (s)"""
-MIN_ROTATION = 90.0
-"""below this many degrees the stage is labelled "no rotation" """
+CONTACTS_KEY = "GroundContacts"
+"""key of the per-frame simulator contacts in a stage's rollout.txt"""
+MIN_ROTATION = 135.0
+"""below this many degrees the stage is labelled "no rotation": tipping over backwards onto the back
+is ~90-100°, which is a fall, not part of a flip"""
 
 # Which plain-words label the first body to hit the ground gives (bodies of humanoid3d).
 CONTACT_LABELS = {
     "neck": "lands on head",
-    "chest": "lands on head",
+    "chest": "lands on back",
     "right_knee": "lands on knees",
     "left_knee": "lands on knees",
     "root": "lands on back",
@@ -82,9 +90,11 @@ def ground_contacts(frames: np.ndarray, contact_height: float = CONTACT_HEIGHT) 
 
 
 def pitch_degrees(frames: np.ndarray) -> np.ndarray:
-    """Unwrapped rotation (F,) of the root about the lateral axis it had in frame 0 (degrees).
+    """Cumulative rotation (F,) of the root about the lateral axis it had in frame 0 (degrees).
 
-    Positive = backward (a backflip's direction) for humanoid3d, whose forward is its local +x.
+    Frame-to-frame rotations are projected on that fixed axis and summed, so turning or rolling
+    sideways adds nothing. Positive = backward (a backflip's direction) for humanoid3d, whose
+    forward is its local +x: lateral = forward x up, and a positive turn about it tips up backwards.
     """
     q = rot.normalize(frames[:, ROOT_ROT])
     up = np.array([0.0, 1.0, 0.0])
@@ -92,11 +102,9 @@ def pitch_degrees(frames: np.ndarray) -> np.ndarray:
     forward0 = forward0 - up * forward0[1]
     norm = np.linalg.norm(forward0)
     forward0 = forward0 / norm if norm > 1e-6 else np.array([1.0, 0.0, 0.0])
-    body_up = rot.rotate(q, up)
-    # Angle of the body's up vector in the sagittal plane (spanned by forward0 and up).
-    # Leaning back tips the up vector towards -forward, which counts as positive rotation.
-    angle = np.arctan2(-body_up @ forward0, body_up @ up)
-    return np.degrees(np.unwrap(angle))
+    lateral = np.cross(forward0, up)
+    steps = rot.to_rotvec(rot.multiply(q[1:], rot.conjugate(q[:-1]))) @ lateral
+    return np.degrees(np.concatenate([[0.0], np.cumsum(steps)]))
 
 
 @dataclass
@@ -119,21 +127,35 @@ class Judgement:
     """plain-words summary: see `label`"""
 
 
-def judge(frames: np.ndarray, fps: float, contact_height: float = CONTACT_HEIGHT) -> Judgement:
-    """Judge a rollout of DeepMimic rows at `fps` frames per second."""
+def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | None = None,
+          contact_height: float = CONTACT_HEIGHT) -> Judgement:
+    """Judge a rollout of DeepMimic rows at `fps` frames per second.
+
+    `sim_contacts[f]` is the simulator's first body other than the feet touching the ground in frame
+    f (None: none), as recorded by the trainer; without it contacts come from the collision shapes.
+    Feet contacts always come from the shapes (the foot boxes are exact enough).
+    """
     frames = np.asarray(frames, dtype=np.float64)
     names = humanoid3d().names
     feet = [names.index(f) for f in FEET]
     others = [i for i in range(len(names)) if i not in feet]
     contacts = ground_contacts(frames, contact_height)
-    other_contact = contacts[:, others].any(axis=1)
     foot_contact = contacts[:, feet].any(axis=1)
+    if sim_contacts is not None:
+        if len(sim_contacts) != len(frames):
+            raise InvalidInputError(f"{len(sim_contacts)} contact entries for {len(frames)} frames",
+                                    "pass one entry (a body name or None) per frame")
+        other_contact = np.array([c is not None for c in sim_contacts])
+    else:
+        other_contact = contacts[:, others].any(axis=1)
     pitch = pitch_degrees(frames)
     rotation = float(max(0.0, np.max(pitch)))
 
     first_fall = int(np.argmax(other_contact)) if other_contact.any() else None
     first_body = None
-    if first_fall is not None:
+    if first_fall is not None and sim_contacts is not None:
+        first_body = sim_contacts[first_fall]
+    elif first_fall is not None:
         touching = [i for i in others if contacts[first_fall, i]]
         first_body = names[min(touching, key=lambda i: _lowest_index(frames, first_fall, i))]
 
@@ -160,6 +182,11 @@ def judge(frames: np.ndarray, fps: float, contact_height: float = CONTACT_HEIGHT
     )
 
 
+def judge_clip(clip: MotionClip) -> Judgement:
+    """Re-judge a stage's rollout.txt (it carries the simulator's contacts as "GroundContacts")."""
+    return judge(clip.frames, clip.fps, clip.extras.get(CONTACTS_KEY))
+
+
 def _lowest_index(frames: np.ndarray, frame: int, body: int) -> float:
     return float(lowest_points(frames[frame : frame + 1])[0, body])
 
@@ -171,7 +198,7 @@ def label(rotation_deg: float, landed: bool, holds: bool, first_ground_body: str
     if rotation_deg < MIN_ROTATION:
         return "no rotation"
     if first_ground_body is None:
-        return "under-rotates"
+        return "rotates, no landing" if rotation_deg >= LANDING_ROTATION else "under-rotates"
     return CONTACT_LABELS.get(first_ground_body, "falls")
 
 

@@ -70,6 +70,7 @@ class Rollout:
     episode_returns: list[float] = field(default_factory=list)
     episode_lengths: list[int] = field(default_factory=list)
     raw_reward_sum: float = 0.0
+    terminations: int = 0
 
 
 def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollout, np.ndarray]:
@@ -98,6 +99,7 @@ def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollou
             with torch.no_grad():
                 reward[time_limit] += gamma * agent.value(torch.as_tensor(final, dtype=torch.float32)).numpy()
         done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+        ro.terminations += int(np.sum(terminated))
         ro.rewards[t], ro.dones[t] = reward, done
         for i in np.flatnonzero(done):
             ro.episode_returns.append(float(info["episode_return"][i]))
@@ -141,55 +143,68 @@ def update(agent: Agent, ro: Rollout, advantages: np.ndarray, returns: np.ndarra
     mb = min(cfg.minibatch_size, batch)
     stats: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl",
                                                        "clipfrac", "bound_loss")}
-    stopped_early = 0.0
+    policy_stopped = False
     for _epoch in range(cfg.update_epochs):
         order = torch.randperm(batch, generator=generator)
-        epoch_kl = []
         for start in range(0, batch - mb + 1, mb):
             idx = order[start : start + mb]
-            dist = agent.actor.distribution(b_obs[idx], cfg.min_log_std)
-            logratio = dist.log_prob(b_actions[idx]).sum(-1) - b_logprobs[idx]
-            ratio = logratio.exp()
-            with torch.no_grad():
-                approx_kl = ((ratio - 1) - logratio).mean().item()
-                stats["clipfrac"].append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean().item())
-            adv = b_adv[idx]
-            if cfg.norm_adv:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-            pg_loss = torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
-            entropy = dist.entropy().sum(-1).mean()
-            bound_loss = (torch.relu(dist.mean.abs() - cfg.action_bound) ** 2).sum(-1).mean()
-            actor_loss = pg_loss - cfg.ent_coef * entropy + cfg.action_bound_coef * bound_loss
-            agent.actor_optimizer.zero_grad()
-            actor_loss.backward()
-            nn.utils.clip_grad_norm_(agent.actor.parameters(), cfg.max_grad_norm)
-            agent.actor_optimizer.step()
-
-            new_values = agent.critic(b_obs[idx])
-            if cfg.clip_vloss:
-                clipped = b_old_values[idx] + torch.clamp(new_values - b_old_values[idx], -cfg.clip_coef, cfg.clip_coef)
-                v_loss = 0.5 * torch.max((new_values - b_targets[idx]) ** 2, (clipped - b_targets[idx]) ** 2).mean()
-            else:
-                v_loss = 0.5 * ((new_values - b_targets[idx]) ** 2).mean()
-            agent.critic_optimizer.zero_grad()
-            v_loss.backward()
-            nn.utils.clip_grad_norm_(agent.critic.parameters(), cfg.max_grad_norm)
-            agent.critic_optimizer.step()
-
-            epoch_kl.append(approx_kl)
-            stats["policy_loss"].append(pg_loss.item())
-            stats["value_loss"].append(v_loss.item())
-            stats["entropy"].append(entropy.item())
-            stats["approx_kl"].append(approx_kl)
-            stats["bound_loss"].append(bound_loss.item())
-        if cfg.target_kl > 0 and np.mean(epoch_kl) > cfg.target_kl:
-            stopped_early = 1.0
-            break
+            if not policy_stopped:
+                policy_stopped = _policy_step(agent, b_obs[idx], b_actions[idx], b_logprobs[idx], b_adv[idx], stats)
+            _value_step(agent, b_obs[idx], b_targets[idx], b_old_values[idx], stats)
     values = ro.values.reshape(-1)
     targets = returns.reshape(-1)
     var_y = np.var(targets)
     out = {f"losses/{k}": float(np.mean(v)) if v else 0.0 for k, v in stats.items()}
     out["losses/explained_variance"] = float("nan") if var_y == 0 else float(1 - np.var(targets - values) / var_y)
-    out["losses/kl_early_stop"] = stopped_early
+    out["losses/kl_early_stop"] = float(policy_stopped)
+    out["losses/policy_steps"] = float(len(stats["policy_loss"]))
     out["charts/action_std"] = float(torch.exp(agent.actor.log_std).mean().item())
     return out
+
+
+def _policy_step(agent: Agent, obs: torch.Tensor, actions: torch.Tensor, old_logprobs: torch.Tensor,
+                 adv: torch.Tensor, stats: dict[str, list[float]]) -> bool:
+    """One clipped-surrogate step on a minibatch; returns True (and skips the step) once the policy has
+    moved more than 1.5·target_kl from the one that collected the batch (Stable-Baselines3's rule: with
+    a small action std one large step can otherwise move the policy by a KL of 1)."""
+    cfg = agent.config
+    dist = agent.actor.distribution(obs, cfg.min_log_std)
+    logratio = dist.log_prob(actions).sum(-1) - old_logprobs
+    ratio = logratio.exp()
+    with torch.no_grad():
+        approx_kl = ((ratio - 1) - logratio).mean().item()
+    stats["approx_kl"].append(approx_kl)
+    if cfg.target_kl > 0 and approx_kl > 1.5 * cfg.target_kl:
+        return True
+    if cfg.norm_adv:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    pg_loss = torch.max(-adv * ratio, -adv * torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+    entropy = dist.entropy().sum(-1).mean()
+    bound_loss = (torch.relu(dist.mean.abs() - cfg.action_bound) ** 2).sum(-1).mean()
+    actor_loss = pg_loss - cfg.ent_coef * entropy + cfg.action_bound_coef * bound_loss
+    agent.actor_optimizer.zero_grad()
+    actor_loss.backward()
+    nn.utils.clip_grad_norm_(agent.actor.parameters(), cfg.max_grad_norm)
+    agent.actor_optimizer.step()
+    stats["clipfrac"].append(((ratio.detach() - 1.0).abs() > cfg.clip_coef).float().mean().item())
+    stats["policy_loss"].append(pg_loss.item())
+    stats["entropy"].append(entropy.item())
+    stats["bound_loss"].append(bound_loss.item())
+    return False
+
+
+def _value_step(agent: Agent, obs: torch.Tensor, targets: torch.Tensor, old_values: torch.Tensor,
+                stats: dict[str, list[float]]) -> None:
+    """One regression step of the critic on V·(1-γ) targets (optionally clipped around the old values)."""
+    cfg = agent.config
+    new_values = agent.critic(obs)
+    if cfg.clip_vloss:
+        clipped = old_values + torch.clamp(new_values - old_values, -cfg.clip_coef, cfg.clip_coef)
+        v_loss = 0.5 * torch.max((new_values - targets) ** 2, (clipped - targets) ** 2).mean()
+    else:
+        v_loss = 0.5 * ((new_values - targets) ** 2).mean()
+    agent.critic_optimizer.zero_grad()
+    v_loss.backward()
+    nn.utils.clip_grad_norm_(agent.critic.parameters(), cfg.max_grad_norm)
+    agent.critic_optimizer.step()
+    stats["value_loss"].append(v_loss.item())

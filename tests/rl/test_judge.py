@@ -1,0 +1,153 @@
+"""Stage judging from rollout rows: the reference replay lands, hand-made falls get the right words."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from backflip_addon.core import rotations as rot
+from backflip_addon.core.clip import load_clip, load_deepmimic
+from backflip_addon.core.errors import InvalidInputError
+from backflip_addon.core.skeleton import ROOT_POS, ROOT_ROT
+from trainer_service.rl import judge, stages
+from trainer_service.rl.config import StageConfig
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def backflip_rows(backflip_clip_path):
+    return load_clip(backflip_clip_path).resample(FPS).frames
+
+
+def hold(rows, seconds):
+    return np.concatenate([rows, np.repeat(rows[-1:], int(seconds * FPS), axis=0)])
+
+
+def test_reference_backflip_replay_lands_and_holds(backflip_rows):
+    verdict = judge.judge(hold(backflip_rows, 1.5), FPS)
+    assert 340 < verdict.rotation_deg < 370
+    assert verdict.landed and verdict.holds
+    assert verdict.first_ground_body is None and verdict.time_until_fall is None
+    assert 1.3 < verdict.landing_time < 1.6
+    assert verdict.label == "lands and holds"
+
+
+def test_landing_needs_a_second_on_the_feet(backflip_rows):
+    # Cut 0.5 s after touchdown: the hold cannot be confirmed, so no landing is claimed.
+    verdict = judge.judge(backflip_rows, FPS)
+    assert not verdict.landed
+    assert verdict.label == "rotates, no landing"
+
+
+def test_reference_walk_replay_has_no_rotation(motions_dir):
+    rows = load_clip(motions_dir / "humanoid3d_walk.txt").resample(FPS).frames
+    verdict = judge.judge(rows, FPS)
+    assert verdict.rotation_deg < 20
+    assert verdict.first_ground_body is None
+    assert verdict.label == "no rotation"
+
+
+def test_a_flip_that_stops_inverted_and_drops_lands_on_its_head(backflip_rows):
+    pitch = judge.pitch_degrees(backflip_rows)
+    inverted = int(np.argmax(pitch >= 180))
+    fall = np.repeat(backflip_rows[inverted : inverted + 1], 30, axis=0)
+    fall[:, ROOT_POS.start + 1] -= np.linspace(0, 1.5, 30)  # straight down, head first
+    rows = np.concatenate([backflip_rows[:inverted], fall])
+    verdict = judge.judge(rows, FPS)
+    assert verdict.first_ground_body == "neck"
+    assert verdict.label == "lands on head"
+    assert verdict.time_until_fall == pytest.approx(inverted / FPS, abs=1.0)
+    assert not verdict.landed
+
+
+def test_falling_backwards_without_turning_over_is_no_rotation(backflip_rows):
+    start = backflip_rows[0]
+    rows = np.repeat(start[None], 30, axis=0)
+    lateral = np.array([0.0, 0.0, 1.0])  # humanoid3d faces +x, so +z rotation tips it backwards
+    angles = np.radians(np.linspace(0, 80, 30))
+    rows[:, ROOT_ROT] = rot.multiply(rot.from_axis_angle(lateral, angles), start[ROOT_ROT])
+    rows[:, ROOT_POS.start + 1] = np.linspace(start[2], 0.15, 30)
+    verdict = judge.judge(rows, FPS)
+    assert 70 < verdict.rotation_deg < 90
+    assert verdict.first_ground_body is not None
+    assert verdict.label == "no rotation"
+
+
+@pytest.mark.parametrize(
+    "rotation, landed, holds, body, expected",
+    [
+        (10, False, False, "neck", "no rotation"),
+        (200, False, False, "neck", "lands on head"),
+        (340, False, False, "left_knee", "lands on knees"),
+        (250, False, False, "root", "lands on back"),
+        (250, False, False, "right_wrist", "lands on hands"),
+        (200, False, False, None, "under-rotates"),
+        (100, False, False, "root", "no rotation"),
+        (350, True, False, "left_knee", "lands"),
+        (350, True, True, None, "lands and holds"),
+    ],
+)
+def test_label_rules(rotation, landed, holds, body, expected):
+    assert judge.label(rotation, landed, holds, body) == expected
+
+
+def test_normalised_return_is_deepmimics_definition():
+    assert judge.normalised_return(np.ones(60), 60) == 1.0
+    # An episode terminated after 15 of 60 steps with perfect rewards scores a quarter.
+    assert judge.normalised_return(np.ones(15), 60) == 0.25
+    assert judge.normalised_return(np.full(80, 0.5), 60) == 0.5
+
+
+def test_log_spaced_schedule():
+    cfg = StageConfig(first_stage_samples=100_000, stages_per_decade=4)
+    points, s = [], 0
+    for _ in range(9):
+        s = stages.scheduled_samples(cfg, s)
+        points.append(s)
+    assert points == [100_000, 177_828, 316_228, 562_341, 1_000_000, 1_778_279, 3_162_278, 5_623_413, 10_000_000]
+    assert stages.scheduled_samples(cfg, 1_000_000) == 1_778_279
+    assert stages.scheduled_samples(cfg, 999_999) == 1_000_000
+
+
+def test_milestones_fire_once():
+    reached = stages.Milestones()
+    m = {"rotation_deg": 340.0, "landed": False, "normalised_return": 0.2}
+    assert stages.milestone_reasons(m, reached, 0.03) == ["first full rotation", "best return"]
+    assert stages.milestone_reasons(m, reached, 0.03) == []
+    m = {"rotation_deg": 350.0, "landed": True, "normalised_return": 0.21}
+    assert stages.milestone_reasons(m, reached, 0.03) == ["first landing"]
+
+
+def test_stage_folder_is_complete_and_rollout_rejudges(tmp_path, backflip_rows):
+    rows = hold(backflip_rows, 1.5)
+    contacts = [None] * (len(rows) - 10) + ["left_knee"] * 10  # the simulator saw a knee go down at the end
+    ro = stages.Rollout(rows=rows, rewards=np.full(len(rows) - 1, 0.8), fell_step=None, fps=FPS, contacts=contacts)
+    metrics = {**stages.rollout_metrics(ro, 1.75), "samples": 1234}
+    assert metrics["normalised_return"] == pytest.approx(0.8)
+    folder = stages.write_stage(tmp_path, 7, b"policy", {"a": 1}, metrics, ro, preview_frames=6)
+    assert folder.name == "stage_0007"
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "metrics.json", "policy.pt", "preview.png",
+                                                        "rollout.txt"]
+    assert (folder / "preview.png").read_bytes()[:4] == b"\x89PNG"
+    again = load_deepmimic(folder / "rollout.txt")
+    assert again.fps == pytest.approx(FPS)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["label"] == "lands" and metrics["first_ground_body"] == "left_knee"
+    assert judge.judge_clip(again).label == "lands"
+    assert judge.judge(again.frames, again.fps).label == "lands and holds"  # shapes alone see no knee down
+    stages.write_index(tmp_path, [stages.index_entry(7, metrics)])
+    assert stages.read_index(tmp_path)[0]["folder"] == "stage_0007"
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_simulator_contacts_decide_the_first_body_down(backflip_rows):
+    rows = hold(backflip_rows, 1.5)
+    contacts = [None] * len(rows)
+    contacts[20] = "neck"
+    verdict = judge.judge(rows, FPS, contacts)
+    assert verdict.first_ground_body == "neck" and verdict.time_until_fall == pytest.approx(20 / FPS)
+    assert verdict.label == "lands and holds"  # the head touched before the landing, not after
+    with pytest.raises(InvalidInputError):
+        judge.judge(rows, FPS, contacts[:-1])

@@ -1,0 +1,1 @@
+"""PPO training with learning stages: see README.md in this folder."""

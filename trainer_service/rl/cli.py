@@ -1,0 +1,74 @@
+"""`python -m trainer_service train --clip FILE --out DIR [--minutes N] [--samples N] [--resume]`."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from backflip_addon.core.errors import InvalidInputError
+
+from .config import TrainConfig, from_dict
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clip", type=Path, default=None,
+                        help="reference clip (DeepMimic .txt or .npz); default: DeepMimic's backflip")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (stages, checkpoints, logs)")
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of this session")
+    parser.add_argument("--samples", type=float, default=None, help="stop at this many samples in total (e.g. 2e7)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument("--ray-address", default=None,
+                        help="run the rollout workers as Ray actors on this cluster (auto or HOST:PORT)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="JSON file with TrainConfig overrides, e.g. {\"ppo\": {\"num_steps\": 256}}")
+    parser.add_argument("--no-bar", action="store_true", help="no progress bar (JSON lines still go to the run folder)")
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig from --config plus the budget flags (for a new run)."""
+    data = json.loads(args.config.read_text()) if args.config else {}
+    config = from_dict(TrainConfig, data)
+    apply_budget(config, args)
+    return config
+
+
+def apply_budget(config: TrainConfig, args: argparse.Namespace) -> None:
+    """--minutes / --samples, the only settings a resumed run may change."""
+    if args.minutes is not None:
+        if args.minutes < 0:
+            raise InvalidInputError(f"--minutes must be >= 0, got {args.minutes}", "pass e.g. --minutes 60")
+        config.minutes = args.minutes
+    if args.samples is not None:
+        if args.samples <= 0:
+            raise InvalidInputError(f"--samples must be positive, got {args.samples}", "pass e.g. --samples 2e7")
+        config.total_samples = int(args.samples)
+
+
+def run(args: argparse.Namespace) -> int:
+    from trainer_service.paths import default_clip
+
+    from .trainer import Trainer
+
+    if args.resume:
+        if args.config is not None:
+            raise InvalidInputError("--config cannot change a run being resumed",
+                                    "resume without --config, or start a new run in another --out folder")
+        trainer = Trainer(None, args.out, resume=True, ray_address=args.ray_address, show_bar=not args.no_bar)
+        apply_budget(trainer.config, args)
+    else:
+        trainer = Trainer(args.clip or default_clip(), args.out, build_config(args), ray_address=args.ray_address,
+                          show_bar=not args.no_bar)
+    try:
+        state = trainer.run()
+    except KeyboardInterrupt:
+        print(f"interrupted; continue with: --out {args.out} --resume", file=sys.stderr)
+        return 130
+    summary = {"samples": state.samples, "iterations": state.iterations, "jumps": state.episodes,
+               "wall_seconds": round(state.wall_seconds, 1), "stages": len(state.stages),
+               "first_landing": state.first_landing, "out": str(args.out)}
+    print(json.dumps(summary))
+    return 0
