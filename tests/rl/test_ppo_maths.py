@@ -9,7 +9,8 @@ import torch
 
 from backflip_addon.core.errors import InvalidInputError
 from trainer_service.rl import ppo
-from trainer_service.rl.config import PPOConfig, TrainConfig, from_dict, to_dict
+from backflip_addon.core.config import from_dict
+from trainer_service.rl.config import PPOConfig, TrainConfig, to_dict
 from trainer_service.rl.networks import PolicySnapshot, RunningNorm
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from trainer_service.rl import progress, stages
-from trainer_service.rl.config import PPOConfig, StageConfig, TrainConfig, from_dict, to_dict
+from backflip_addon.core.config import from_dict
+from trainer_service.rl.config import PPOConfig, StageConfig, TrainConfig, to_dict
 from trainer_service.rl.trainer import CHECKPOINT_NAME, train
 
 ROOT = Path(__file__).resolve().parents[2]

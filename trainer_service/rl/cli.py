@@ -7,9 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
+from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError
 
-from .config import TrainConfig, from_dict
+from .config import TrainConfig
 
 log = logging.getLogger(__name__)
 

@@ -2,18 +2,14 @@
 
 `PPOConfig` holds the learning algorithm (CleanRL's ppo_continuous_action.py layout); `StageConfig`
 says when learning stages are kept and how they are judged; `TrainConfig` bundles both with the run's
-budget. A run folder holds `config.json` = `asdict(TrainConfig)`; `from_dict` reads it back and
-rejects unknown keys so a typo never silently falls back to a default.
+budget. A run folder holds `config.json` = `asdict(TrainConfig)`; `backflip_addon.core.config.from_dict`
+reads it back and rejects unknown keys so a typo never silently falls back to a default.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-from backflip_addon.core.errors import InvalidInputError
-
-T = TypeVar("T")
+from typing import Any
 
 
 @dataclass
@@ -110,28 +106,6 @@ class TrainConfig:
     stay up; 0 = train on the clip as it is (a wrapping clip then repeats)"""
     sim: dict = field(default_factory=dict)
     """overrides of the simulator's SimConfig fields (its own dataclass checks the keys)"""
-
-
-def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Build dataclass `cls` from a (possibly nested) dict; unknown keys are an error."""
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{cls.__name__} expects a mapping, got {type(data).__name__}", "check the config file")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise InvalidInputError(
-            f"unknown {cls.__name__} key(s): {', '.join(unknown)}", f"valid keys: {', '.join(sorted(fields))}"
-        )
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        default = getattr(cls(), name)
-        if dataclasses.is_dataclass(default):
-            kwargs[name] = from_dict(type(default), value)
-        elif isinstance(default, tuple):
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

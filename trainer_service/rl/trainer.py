@@ -30,10 +30,11 @@ import numpy as np
 import torch
 
 from backflip_addon.core.clip import MotionClip, atomic_write_text, dumps_deepmimic, load_clip, write_atomic
+from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError, NotFoundError
 
 from . import ppo, progress, stages
-from .config import TrainConfig, from_dict, to_dict
+from .config import TrainConfig, to_dict
 from .networks import DeterministicPolicy, PolicySnapshot
 
 log = logging.getLogger(__name__)
