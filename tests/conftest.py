@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,3 +45,16 @@ def empty_scene(addon):
     scene.frame_start = 1
     scene.frame_end = 1
     return scene
+
+
+def read_png(path: Path) -> np.ndarray:
+    """An image file as (H, W, 4) floats, rows bottom-up, read with Blender's own loader."""
+    import bpy
+
+    image = bpy.data.images.load(str(path))
+    try:
+        pixels = np.empty(image.size[0] * image.size[1] * 4, dtype=np.float32)
+        image.pixels.foreach_get(pixels)
+        return pixels.reshape(image.size[1], image.size[0], 4)
+    finally:
+        bpy.data.images.remove(image)

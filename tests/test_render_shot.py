@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import read_png
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -32,18 +34,6 @@ def tiny_blend(tmp_path: Path) -> Path:
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     yield path
     bpy.ops.wm.read_factory_settings(use_empty=True)
-
-
-def read_png(path: Path) -> np.ndarray:
-    import bpy
-
-    image = bpy.data.images.load(str(path))
-    try:
-        pixels = np.empty(image.size[0] * image.size[1] * 4, dtype=np.float32)
-        image.pixels.foreach_get(pixels)
-        return pixels.reshape(image.size[1], image.size[0], 4)
-    finally:
-        bpy.data.images.remove(image)
 
 
 def test_renders_frames_video_and_contact_sheet(tiny_blend: Path, tmp_path: Path, capsys) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import read_png
+
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "set"
 
 
@@ -22,13 +24,7 @@ def render_array(scene, path: Path) -> np.ndarray:
 
     scene.render.filepath = str(path)
     bpy.ops.render.render(write_still=True)
-    image = bpy.data.images.load(str(path))
-    try:
-        pixels = np.empty(image.size[0] * image.size[1] * 4, dtype=np.float32)
-        image.pixels.foreach_get(pixels)
-        return pixels.reshape(image.size[1], image.size[0], 4)
-    finally:
-        bpy.data.images.remove(image)
+    return read_png(path)
 
 
 def photo_array(image) -> np.ndarray:
