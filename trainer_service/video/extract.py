@@ -129,7 +129,6 @@ def write_outputs(result: Extraction, out: str | Path, config: ExtractConfig = E
                  scene_from_world=fit.scene_from_world, focal_px=np.array(fit.focal_px),
                  gravity=np.array(fit.gravity), first_frame=np.array(result.video.first_frame),
                  config=np.array(json.dumps(dataclasses.asdict(config))))
-        os.chmod(npz_tmp, 0o644)
         staged.append((npz_tmp, paths["npz"]))
         if config.preview:
             preview_tmp = _temp_beside(paths["preview"], ".mp4")
