@@ -9,17 +9,20 @@ from __future__ import annotations
 import bpy
 
 
+COLLIDER_SHAPES = (
+    ("BOX", "Box", "A box fitted to the object's bounds"),
+    ("MESH", "Mesh", "The object's own (triangulated) mesh, static"),
+    ("PLANE", "Plane", "The infinite plane of the object's local XY (normal +Z)"),
+)
+
+
 class BACKFLIP_PG_collider(bpy.types.PropertyGroup):
     enabled: bpy.props.BoolProperty(
         name="Collider", description="The simulator's rollouts collide with this object", default=False
     )
     shape: bpy.props.EnumProperty(
         name="Shape",
-        items=(
-            ("BOX", "Box", "A box fitted to the object's bounds"),
-            ("MESH", "Mesh", "The object's own (triangulated) mesh, static"),
-            ("PLANE", "Plane", "The infinite plane of the object's local XY (normal +Z)"),
-        ),
+        items=COLLIDER_SHAPES,
         default="BOX",
     )
     friction: bpy.props.FloatProperty(name="Friction", description="Coulomb friction coefficient", default=0.9, min=0.0, soft_max=2.0)

@@ -9,6 +9,7 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..core.errors import BackflipError
+from ..properties_set import COLLIDER_SHAPES
 
 _PROXY_SHAPES = (
     ("PLANE", "Plane", "A 4-vertex plane at the 3D cursor"),
@@ -193,11 +194,7 @@ class BACKFLIP_OT_mark_collider(bpy.types.Operator):
 
     shape: bpy.props.EnumProperty(
         name="Shape",
-        items=(
-            ("BOX", "Box", "A box fitted to the object's bounds"),
-            ("MESH", "Mesh", "The object's own mesh"),
-            ("PLANE", "Plane", "The object's local XY plane, infinite"),
-        ),
+        items=COLLIDER_SHAPES,
         default="BOX",
     )
     friction: bpy.props.FloatProperty(name="Friction", default=0.9, min=0.0, soft_max=2.0)
