@@ -79,8 +79,9 @@ def test_outputs_beside_the_clip(extracted: Path):
     assert np.all((arrays["confidence"] >= 0) & (arrays["confidence"] <= 1))
     preview = cv2.VideoCapture(str(extracted.with_name("flip.preview.mp4")))
     count = int(preview.get(cv2.CAP_PROP_FRAME_COUNT))
+    width = int(preview.get(cv2.CAP_PROP_FRAME_WIDTH))
     preview.release()
-    assert count == 76
+    assert count == 76 and width == 640
 
 
 def test_trainer_accepts_the_extracted_clip(extracted: Path):

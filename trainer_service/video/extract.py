@@ -41,6 +41,9 @@ class ExtractConfig:
     """Frames with a longer side than this are downscaled on reading (pixels)."""
     preview: bool = True
     """Write NAME.preview.mp4 with the fitted skeleton over the input."""
+    preview_max_side: int = 640
+    """Preview frames are downscaled to this long side (pixels): encoding a 720p preview took as
+    long as a third of the fit, and the skeleton reads as well at 640."""
     pose: PoseConfig = field(default_factory=PoseConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     fit: FitConfig = field(default_factory=FitConfig)
@@ -132,7 +135,7 @@ def write_outputs(result: Extraction, out: str | Path, config: ExtractConfig = E
         staged.append((npz_tmp, paths["npz"]))
         if config.preview:
             preview_tmp = _temp_beside(paths["preview"], ".mp4")
-            write_preview(result, preview_tmp)
+            write_preview(result, preview_tmp, config.preview_max_side)
             staged.append((preview_tmp, paths["preview"]))
         for tmp, final in staged:
             os.replace(tmp, final)
@@ -172,18 +175,22 @@ def project_clip(result: Extraction) -> np.ndarray:
     return np.stack([w / 2.0 + f * scene[..., 0] / z, h / 2.0 - f * scene[..., 1] / z], -1)
 
 
-def write_preview(result: Extraction, path: Path) -> None:
-    """The fitted skeleton drawn over the input frames (mp4, same size and rate)."""
+def write_preview(result: Extraction, path: Path, max_side: int = 640) -> None:
+    """The fitted skeleton drawn over the input frames (mp4, same rate, long side at most max_side)."""
     import cv2
 
-    uv = project_clip(result)
     w, h = result.video.size
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), result.video.fps, (w, h))
+    scale = min(1.0, max_side / max(w, h))
+    size = (round(w * scale), round(h * scale))
+    uv = project_clip(result) * np.array([size[0] / w, size[1] / h])
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), result.video.fps, size)
     if not writer.isOpened():
         raise InvalidInputError(f"{path}: cannot write the preview video", "check the output folder")
-    thick = max(2, round(h / 240))
+    thick = max(2, round(size[1] / 240))
     try:
         for i, rgb in enumerate(result.video.frames):
+            if scale < 1.0:
+                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
             img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
             colour = (0, 165, 255) if result.track.refilled[i] else (80, 255, 80)
             for c, p in _BONES:
