@@ -20,7 +20,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backflip_addon.core.clip import load_clip, write_atomic  # noqa: E402
+from backflip_addon.core.clip import load_clip  # noqa: E402
+from backflip_addon.core.files import write_atomic  # noqa: E402
 from trainer_service.video import synth  # noqa: E402
 
 DEFAULT_CACHE = Path.home() / ".cache" / "backflip" / "anny_humanoid3d.npz"

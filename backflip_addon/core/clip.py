@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from . import rotations as rot
 from .errors import ClipFormatError, InvalidInputError
+from .files import atomic_write_text, write_atomic
 from .skeleton import CLIP_COLUMNS, FRAME_WIDTH, QUAT_COLUMNS, ROOT_POS, ROOT_ROT
 
 NPZ_VERSION = 1
@@ -202,27 +202,6 @@ def dumps_deepmimic(clip: MotionClip) -> str:
     lines.append(",\n".join(rows))
     lines += ["]", "}"]
     return "\n".join(lines) + "\n"
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    write_atomic(path, text.encode("utf-8"))
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the result is an ordinary file
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_deepmimic(clip: MotionClip, path: str | os.PathLike) -> None:

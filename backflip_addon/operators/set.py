@@ -174,12 +174,12 @@ class BACKFLIP_OT_bake_projection_to_uvs(bpy.types.Operator):
         return obj is not None and obj.type == "MESH" and bool(obj.active_material)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        from ..blender import projection
+        from ..blender import bake
 
         obj = context.active_object
 
         def action() -> str:
-            image = projection.bake_to_uvs(context, obj, self.resolution)
+            image = bake.bake_to_uvs(context, obj, self.resolution)
             return f"Baked {obj.name} into {image.name}"
 
         return _run(self, action)

@@ -179,14 +179,14 @@ def test_two_projectors_blend_by_facing_angle(empty_scene, tmp_path: Path) -> No
 def test_bake_to_uvs_keeps_the_projection(empty_scene, tmp_path: Path) -> None:
     import bpy
 
-    from backflip_addon.blender import projection
+    from backflip_addon.blender import bake, projection
 
     context = bpy.context
     camera = projector(context, "street.png")
     prop = projection.add_projected_prop(context, camera, "PLANE", size=1.6)
     prop.location, prop.rotation_euler = (0.5, 0.0, 1.2), (math.radians(70), math.radians(15), 0.3)
     projected = prop.active_material
-    image = projection.bake_to_uvs(context, prop, resolution=256)
+    image = bake.bake_to_uvs(context, prop, resolution=256)
     assert prop.active_material is not projected and prop["backflip_projected_material"] == projected
     assert image.packed_file is not None and prop.data.uv_layers
     point_sampled_cycles(empty_scene)

@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from backflip_addon.core.clip import atomic_write_text, write_atomic
+from backflip_addon.core.files import atomic_write_text, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from backflip_addon.core.clip import MotionClip, atomic_write_text, dumps_deepmimic, write_atomic
+from backflip_addon.core.clip import MotionClip, dumps_deepmimic
+from backflip_addon.core.files import atomic_write_text, write_atomic
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import ROOT_ROT, humanoid3d
 from backflip_addon.core import rotations as rot

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backflip_addon.core.clip import MotionClip, atomic_write_text, dumps_deepmimic, load_clip, write_atomic
+from backflip_addon.core.clip import MotionClip, dumps_deepmimic, load_clip
+from backflip_addon.core.files import atomic_write_text, write_atomic
 from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError, NotFoundError
 

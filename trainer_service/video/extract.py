@@ -6,12 +6,11 @@ the input). Nothing is written unless every step succeeds; each file is written 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import numpy as np
 from backflip_addon.core.clip import MotionClip, dumps_deepmimic, save_npz
 from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError
+from backflip_addon.core.files import replacing
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import humanoid3d
 
@@ -121,44 +121,21 @@ def write_outputs(result: Extraction, out: str | Path, config: ExtractConfig = E
     """Write clip, npz and preview; all three appear together or none does."""
     paths = output_paths(out)
     t0, c0 = time.perf_counter(), time.thread_time()
-    staged: list[tuple[Path, Path]] = []
-    try:
-        staged.append((_stage_bytes(paths["clip"], dumps_deepmimic(result.clip).encode("utf-8")), paths["clip"]))
-        npz_tmp = _temp_beside(paths["npz"], ".npz")
-        track, fit = result.track, result.fit
+    track, fit = result.track, result.fit
+    with contextlib.ExitStack() as publish:  # each file is renamed into place only if all were written
+        clip_tmp = publish.enter_context(replacing(paths["clip"]))
+        clip_tmp.write_text(dumps_deepmimic(result.clip), encoding="utf-8")
+        npz_tmp = publish.enter_context(replacing(paths["npz"], ".npz"))
         save_npz(result.clip, npz_tmp, confidence=track.confidence, refilled=track.refilled,
                  contacts=fit.contacts, rotation=track.rotation, found=track.found, landmarks_2d=track.image.astype(np.float32),
                  visibility=track.visibility.astype(np.float32), landmarks_world=track.world.astype(np.float32),
                  scene_from_world=fit.scene_from_world, focal_px=np.array(fit.focal_px),
                  gravity=np.array(fit.gravity), first_frame=np.array(result.video.first_frame),
                  config=np.array(json.dumps(dataclasses.asdict(config))))
-        staged.append((npz_tmp, paths["npz"]))
         if config.preview:
-            preview_tmp = _temp_beside(paths["preview"], ".mp4")
-            write_preview(result, preview_tmp, config.preview_max_side)
-            staged.append((preview_tmp, paths["preview"]))
-        for tmp, final in staged:
-            os.replace(tmp, final)
-        staged.clear()
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+            write_preview(result, publish.enter_context(replacing(paths["preview"], ".mp4")), config.preview_max_side)
     result.timings["write_s"], result.timings["write_cpu_s"] = time.perf_counter() - t0, time.thread_time() - c0
     return {k: v for k, v in paths.items() if k != "preview" or config.preview}
-
-
-def _temp_beside(path: Path, suffix: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary files
-    return Path(tmp)
-
-
-def _stage_bytes(path: Path, data: bytes) -> Path:
-    tmp = _temp_beside(path, ".tmp")
-    tmp.write_bytes(data)
-    return tmp
 
 
 _BONES = [(c, p) for c, p in enumerate(humanoid3d().parents.tolist()) if p >= 0]

@@ -13,15 +13,14 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from backflip_addon.core import rotations as rot
-from backflip_addon.core.clip import MotionClip, write_atomic
+from backflip_addon.core.clip import MotionClip
+from backflip_addon.core.files import replacing, write_atomic
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import CLIP_COLUMNS, FRAME_WIDTH, ROOT_ROT, humanoid3d
@@ -353,22 +352,15 @@ def render_video(body: SkinnedBody, clip: MotionClip, cam: Camera, path: str | P
 
     times = flip_timeline(clip, fps, hold_start, hold_end)
     truth = sample_poses(clip, times)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (cam.width, cam.height))
-        for i, t in enumerate(times):
-            offsets = (np.arange(blur_samples) + 0.5) / blur_samples - 0.5 if blur_samples > 1 else np.zeros(1)
-            sub = sample_poses(clip, np.clip(t + offsets / fps, 0.0, clip.duration)) if blur_samples > 1 else truth[i : i + 1]
-            writer.write(render_frames(body, cam, list(sub), supersample))
-            if progress is not None:
-                progress(i + 1, len(times))
-        writer.release()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path, Path(path).suffix) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (cam.width, cam.height))
+        try:
+            for i, t in enumerate(times):
+                offsets = (np.arange(blur_samples) + 0.5) / blur_samples - 0.5 if blur_samples > 1 else np.zeros(1)
+                sub = sample_poses(clip, np.clip(t + offsets / fps, 0.0, clip.duration)) if blur_samples > 1 else truth[i : i + 1]
+                writer.write(render_frames(body, cam, list(sub), supersample))
+                if progress is not None:
+                    progress(i + 1, len(times))
+        finally:
+            writer.release()
     return truth

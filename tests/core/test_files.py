@@ -1,0 +1,38 @@
+"""Whole-or-nothing file writes."""
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from backflip_addon.core.files import replacing, write_atomic
+
+
+def test_write_atomic_replaces_and_leaves_an_ordinary_file(tmp_path: Path):
+    target = tmp_path / "sub" / "a.txt"
+    write_atomic(target, b"old")
+    write_atomic(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.txt"]
+
+
+def test_a_failed_block_keeps_the_old_files_and_leaves_no_temporary(tmp_path: Path):
+    first, second = tmp_path / "clip.txt", tmp_path / "clip.npz"
+    first.write_text("old clip")
+    with pytest.raises(RuntimeError):
+        with replacing(first) as a, replacing(second, ".npz") as b:
+            a.write_text("new clip")
+            b.write_bytes(b"half")
+            raise RuntimeError("the encoder failed")
+    assert first.read_text() == "old clip" and not second.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.txt"]
+
+
+def test_nested_blocks_publish_together(tmp_path: Path):
+    with replacing(tmp_path / "a") as a, replacing(tmp_path / "b") as b:
+        a.write_text("1")
+        b.write_text("2")
+        assert not (tmp_path / "a").exists()  # nothing is visible before the block ends
+    assert (tmp_path / "a").read_text() == "1" and (tmp_path / "b").read_text() == "2"
