@@ -41,6 +41,27 @@ def test_landing_needs_a_second_on_the_feet(backflip_rows):
     assert verdict.label == "rotates, no landing"
 
 
+def test_standing_up_from_a_knee_tap_is_not_a_landing(backflip_rows):
+    """The pattern of a real stage (run stage 13): touchdown short, a knee taps the ground, the
+    character rocks up past 330° on its feet and stands."""
+    pitch = judge.pitch_degrees(backflip_rows)
+    short = int(np.argmax(pitch >= 258))
+    lateral = np.array([0.0, 0.0, 1.0])
+    crouch = np.repeat(backflip_rows[short : short + 1], 12, axis=0)
+    # Root held low (the shins on the ground for two frames), then rotated up to upright on the spot.
+    turn = np.radians(np.linspace(0.0, 360.0 - pitch[short], 12))
+    crouch[:, ROOT_ROT] = rot.multiply(rot.from_axis_angle(lateral, turn), crouch[:, ROOT_ROT])
+    rows = hold(np.concatenate([backflip_rows[:short], crouch, backflip_rows[-1:]]), 1.5)
+    contacts = [None] * len(rows)
+    contacts[short + 2] = "left_knee"
+    verdict = judge.judge(rows, FPS, contacts)
+    assert verdict.rotation_deg >= judge.LANDING_ROTATION
+    assert not verdict.landed
+    assert verdict.first_ground_body == "left_knee" and verdict.label == "lands on knees"
+    # Without the tap the same motion is a landing (the reference also turns its last degrees standing up).
+    assert judge.judge(rows, FPS, [None] * len(rows)).landed
+
+
 def test_reference_walk_replay_has_no_rotation(motions_dir):
     rows = load_clip(motions_dir / "humanoid3d_walk.txt").resample(FPS).frames
     verdict = judge.judge(rows, FPS)
@@ -148,6 +169,6 @@ def test_simulator_contacts_decide_the_first_body_down(backflip_rows):
     contacts[20] = "neck"
     verdict = judge.judge(rows, FPS, contacts)
     assert verdict.first_ground_body == "neck" and verdict.time_until_fall == pytest.approx(20 / FPS)
-    assert verdict.label == "lands and holds"  # the head touched before the landing, not after
+    assert not verdict.landed and verdict.label == "lands on head"  # a touch on the way spoils the landing
     with pytest.raises(InvalidInputError):
         judge.judge(rows, FPS, contacts[:-1])

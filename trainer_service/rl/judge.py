@@ -8,6 +8,8 @@ collision shapes placed by forward kinematics (a body touches the ground when it
 
 "Landed" (the product's definition): at least 330° of rotation, then the feet meet the ground with no
 other body touching it, and the character stays up (no other body touches) for at least 1 s after.
+No other body may have touched the ground before the touchdown either: a knee tap and then standing
+up is "lands on knees", not a landing.
 """
 from __future__ import annotations
 
@@ -162,13 +164,15 @@ def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | N
     landed, holds, landing_time = False, False, None
     rotated = np.flatnonzero(pitch >= LANDING_ROTATION)
     if len(rotated):
-        after = np.arange(len(frames)) > rotated[0]
-        touch = np.flatnonzero(after & (foot_contact | other_contact))
+        # From 330° on (a real backflip touches down near 275° and turns the rest standing up), the
+        # next touch is the landing.
+        touch = np.flatnonzero(foot_contact[rotated[0] + 1 :] | other_contact[rotated[0] + 1 :]) + rotated[0] + 1
         if len(touch):
             t0 = touch[0]
-            hold_frames = int(round(HOLD_SECONDS * fps))
-            window = other_contact[t0 : t0 + hold_frames + 1]
-            if not other_contact[t0] and len(window) == hold_frames + 1 and not window.any():
+            hold_end = t0 + int(round(HOLD_SECONDS * fps)) + 1
+            # Nothing but the feet touches from the start through the hold: a knee or a hand on the
+            # ground on the way is a fall, even when the character gets up again.
+            if hold_end <= len(frames) and not other_contact[:hold_end].any():
                 landed, landing_time = True, t0 / fps
                 holds = not other_contact[t0:].any()
     return Judgement(
