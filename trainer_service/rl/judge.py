@@ -173,7 +173,10 @@ def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | N
             # Nothing but the feet touches from the start through the hold: a knee or a hand on the
             # ground on the way is a fall, even when the character gets up again.
             if hold_end <= len(frames) and not other_contact[:hold_end].any():
-                landed, landing_time = True, t0 / fps
+                touchdown = t0  # the feet may have been down since before 330°: go back to the touchdown
+                while touchdown > 0 and foot_contact[touchdown - 1]:
+                    touchdown -= 1
+                landed, landing_time = True, touchdown / fps
                 holds = not other_contact[t0:].any()
     return Judgement(
         rotation_deg=rotation,
