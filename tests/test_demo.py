@@ -50,7 +50,7 @@ def test_demo_writes_a_set_whose_armature_plays_the_backflip_and_renders_it(addo
     # The set: a projected floor marked as a collider, and the follow camera as the shot camera.
     assert bpy.data.objects["Floor"].backflip.collider.enabled
     assert scene.camera.backflip.follow.target == armature
-    # The run's latest stage is keyed onto a second character beside the reference.
+    # The run's stage (no landing: its latest) is keyed onto a second character beside the reference.
     stage = bpy.data.objects["Stage 3"]
     assert stage.animation_data.action.name == "Stage 3 (lands on knees)"
     scene.frame_set(30)
@@ -73,3 +73,12 @@ def test_demo_reports_a_broken_clip(tmp_path: Path) -> None:
 def test_unknown_command_prints_usage() -> None:
     result = subprocess.run([sys.executable, "-m", "trainer_service", "fly"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "commands:" in result.stderr
+
+
+def test_the_demo_shows_the_first_landing_else_the_latest_stage():
+    from trainer_service.demo import shown_stage
+
+    falls = [{"index": 0, "landed": False}, {"index": 5, "landed": False}]
+    assert shown_stage(falls)["index"] == 5
+    landing = falls + [{"index": 9, "landed": True}, {"index": 12, "landed": True}, {"index": 14, "landed": False}]
+    assert shown_stage(landing)["index"] == 9

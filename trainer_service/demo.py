@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel")
     parser.add_argument(
         "--stages", type=Path, default=SHIPPED_STAGES,
-        help="a training run folder whose latest learning stage is keyed beside the reference (skipped if absent)",
+        help="a training run folder whose first landing (else its latest stage) is keyed beside the reference (skipped if absent)",
     )
 
 
@@ -60,8 +60,13 @@ def _plot(heights: np.ndarray, fps: float, path: Path) -> None:
     plt.close(fig)
 
 
-def _key_latest_stage(context, run_dir: Path):
-    """Key the latest learning stage's rollout onto a second humanoid; None if the run has none."""
+def shown_stage(entries: list[dict]) -> dict:
+    """The stage the demo shows: the first landing if the run has one (the story's payoff), else the latest."""
+    return next((e for e in entries if e.get("landed")), entries[-1])
+
+
+def _key_stage(context, run_dir: Path):
+    """Key a learning stage's rollout (see `shown_stage`) onto a second humanoid; None if the run has none."""
     import json
 
     from backflip_addon.blender import keys, rig
@@ -72,7 +77,7 @@ def _key_latest_stage(context, run_dir: Path):
     if not index_path.exists():
         log.info("no learning stages in %s: the shot shows the reference only", run_dir)
         return None
-    stage = json.loads(index_path.read_text())["stages"][-1]
+    stage = shown_stage(json.loads(index_path.read_text())["stages"])
     rollout = load_clip(run_dir / stage["folder"] / "rollout.txt")
     armature, _ = rig.build_humanoid(context, name=f"Stage {stage['index']}")
     armature.location.y = STAGE_OFFSET_M
@@ -138,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         _plot(heights, scene_fps(scene), out / "root_height.png")
         log.info("root height %.2f-%.2f m; wrote %s", heights.min(), heights.max(), out / "root_height.png")
 
-        _key_latest_stage(bpy.context, args.stages)
+        _key_stage(bpy.context, args.stages)
         _dress_set(bpy.context, armature)
         blend = (out / "backflip_reference.blend").resolve()
         tmp = blend.with_suffix(".tmp.blend")
