@@ -39,7 +39,7 @@ def report(run_dir: Path) -> dict:
     index = stages.read_index(run_dir)
     evals = [r for r in records if r.get("event") == "eval"]
     train = [r for r in records if r.get("event") != "eval"]
-    landed = next((s for s in index if s.get("landed")), None)
+    landed = stages.first_landing(index)
     reach = next((r for r in evals if r["eval/normalised_return"] >= 0.73), None)
     last = train[-1] if train else {"samples": 0, "wall_seconds": 0.0}
     best = max((r["eval/normalised_return"] for r in evals), default=None)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .paths import default_clip
+from .rl.stages import first_landing, read_index
 
 REPO = Path(__file__).resolve().parents[1]
 SET_PHOTO = REPO / "assets" / "set" / "street.png"
@@ -62,22 +63,20 @@ def _plot(heights: np.ndarray, fps: float, path: Path) -> None:
 
 def shown_stage(entries: list[dict]) -> dict:
     """The stage the demo shows: the first landing if the run has one (the story's payoff), else the latest."""
-    return next((e for e in entries if e.get("landed")), entries[-1])
+    return first_landing(entries) or entries[-1]
 
 
 def _key_stage(context, run_dir: Path):
     """Key a learning stage's rollout (see `shown_stage`) onto a second humanoid; None if the run has none."""
-    import json
-
     from backflip_addon.blender import keys, rig
     from backflip_addon.core.clip import load_clip
     from backflip_addon.operators.reference import scene_fps
 
-    index_path = run_dir / "stages.json"
-    if not index_path.exists():
+    entries = read_index(run_dir)
+    if not entries:
         log.info("no learning stages in %s: the shot shows the reference only", run_dir)
         return None
-    stage = shown_stage(json.loads(index_path.read_text())["stages"])
+    stage = shown_stage(entries)
     rollout = load_clip(run_dir / stage["folder"] / "rollout.txt")
     armature, _ = rig.build_humanoid(context, name=f"Stage {stage['index']}")
     armature.location.y = STAGE_OFFSET_M

@@ -10,6 +10,7 @@ from pathlib import Path
 from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError
 
+from . import stages
 from .config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         return 130
     summary = {"samples": state.samples, "iterations": state.iterations, "jumps": state.episodes,
                "wall_seconds": round(state.wall_seconds, 1), "stages": len(state.stages),
-               "first_landing": state.first_landing, "out": str(args.out)}
+               "first_landing": stages.first_landing(state.stages), "out": str(args.out)}
     print(json.dumps(summary))
     return 0

@@ -190,6 +190,11 @@ def read_index(run_dir: Path) -> list[dict]:
     return json.loads(path.read_text())["stages"]
 
 
+def first_landing(entries: list[dict]) -> dict | None:
+    """The first landed stage of a `stages.json` index, or None."""
+    return next((e for e in entries if e.get("landed")), None)
+
+
 def index_entry(index: int, metrics: dict) -> dict:
     """The short record of a stage kept in `stages.json`."""
     keys = ("samples", "iterations", "episodes", "wall_seconds", "reasons", "label", "normalised_return",

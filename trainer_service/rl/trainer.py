@@ -58,7 +58,6 @@ class RunState:
     stages: list[dict] = field(default_factory=list)
     pending_stage: dict | None = None
     milestones: dict = field(default_factory=lambda: dataclasses.asdict(stages.Milestones()))
-    first_landing: dict | None = None
 
 
 def sim_config_for(overrides: dict):
@@ -145,7 +144,8 @@ class Trainer:
                                     "start a new run")
         self.agent.load_state_dict(data["agent"])
         self.agent.load_optimizer_state(data["optimizers"])
-        self.state = RunState(**data["state"])
+        # Checkpoints of the first sessions also hold "first_landing", now read off the stage list.
+        self.state = RunState(**{k: v for k, v in data["state"].items() if k != "first_landing"})
         torch.set_rng_state(data["rng"]["torch"])
         np.random.set_state(data["rng"]["numpy"])
         random.setstate(data["rng"]["python"])
@@ -206,8 +206,6 @@ class Trainer:
         self.state.stages.append(stages.index_entry(index, metrics))
         self.state.pending_stage = None
         stages.write_index(self.run_dir, self.state.stages)
-        if metrics["landed"] and self.state.first_landing is None:
-            self.state.first_landing = {"stage": index, **self._counters()}
         log.info("stage %d at %s samples (%s): %s, return %.3f, rotation %.0f°", index, f"{self.state.samples:,}",
                  ", ".join(reasons), metrics["label"], metrics["normalised_return"], metrics["rotation_deg"])
 
