@@ -166,18 +166,18 @@ def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | N
     if len(rotated):
         # From 330° on (a real backflip touches down near 275° and turns the rest standing up), the
         # next touch is the landing.
-        touch = np.flatnonzero(foot_contact[rotated[0] + 1 :] | other_contact[rotated[0] + 1 :]) + rotated[0] + 1
+        after = rotated[0] + 1
+        touch = np.flatnonzero(foot_contact[after:] | other_contact[after:]) + after
         if len(touch):
             t0 = touch[0]
             hold_end = t0 + int(round(HOLD_SECONDS * fps)) + 1
             # Nothing but the feet touches from the start through the hold: a knee or a hand on the
             # ground on the way is a fall, even when the character gets up again.
-            if hold_end <= len(frames) and not other_contact[:hold_end].any():
+            if hold_end <= len(frames) and (first_fall is None or first_fall >= hold_end):
                 touchdown = t0  # the feet may have been down since before 330°: go back to the touchdown
                 while touchdown > 0 and foot_contact[touchdown - 1]:
                     touchdown -= 1
-                landed, landing_time = True, touchdown / fps
-                holds = not other_contact[t0:].any()
+                landed, landing_time, holds = True, touchdown / fps, first_fall is None
     return Judgement(
         rotation_deg=rotation,
         landed=landed,
