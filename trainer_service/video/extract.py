@@ -28,7 +28,7 @@ from backflip_addon.core.skeleton import humanoid3d
 from .clean import CleanConfig, Track, clean
 from .fit import FitConfig, FitResult, fit_track
 from .pose import Detections, PoseConfig, PoseEstimator
-from .read import Trim, Video, read_video
+from .read import Trim, Video, downscale, read_video
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +157,8 @@ def write_preview(result: Extraction, path: Path, max_side: int = 640) -> None:
     import cv2
 
     w, h = result.video.size
-    scale = min(1.0, max_side / max(w, h))
-    size = (round(w * scale), round(h * scale))
+    first = downscale(result.video.frames[0], max_side)
+    size = (first.shape[1], first.shape[0])
     uv = project_clip(result) * np.array([size[0] / w, size[1] / h])
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), result.video.fps, size)
     if not writer.isOpened():
@@ -166,9 +166,7 @@ def write_preview(result: Extraction, path: Path, max_side: int = 640) -> None:
     thick = max(2, round(size[1] / 240))
     try:
         for i, rgb in enumerate(result.video.frames):
-            if scale < 1.0:
-                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            img = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            img = cv2.cvtColor(downscale(rgb, max_side), cv2.COLOR_RGB2BGR)
             colour = (0, 165, 255) if result.track.refilled[i] else (80, 255, 80)
             for c, p in _BONES:
                 a = tuple(int(round(v)) for v in uv[i, p])

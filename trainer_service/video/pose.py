@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+
+from .read import downscale
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +132,9 @@ class PoseEstimator:
 
     def detect_frame(self, rgb: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """Candidates [(rotation, image, world, visibility)] for one RGB frame."""
-        import cv2
-
-        scale = 1.0
-        h, w = rgb.shape[:2]
-        if max(h, w) > self.config.max_side:
-            scale = self.config.max_side / max(h, w)
-            rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        small = downscale(rgb, self.config.max_side)
+        scale = small.shape[1] / rgb.shape[1]
+        rgb = small
         found = []
         for degrees in ROTATIONS:
             cand = self._run(rgb, degrees)
@@ -152,13 +149,6 @@ class PoseEstimator:
     def begin(self, progress=None) -> "PoseBatch":
         """A batch to feed frames into one at a time (they are posed while more are decoded)."""
         return PoseBatch(self, progress)
-
-    def detect(self, frames: Iterable[np.ndarray], progress=None) -> Detections:
-        """Run every frame (in `config.threads` threads); `progress(done, total)` is called as frames finish."""
-        with self.begin(progress) as batch:
-            for rgb in frames:
-                batch.add(rgb)
-            return batch.finish()
 
 
 class PoseBatch:

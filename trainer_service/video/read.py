@@ -87,7 +87,8 @@ def _unreadable(path: Path) -> VideoError:
     )
 
 
-def _downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
+def downscale(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """The frame with its long side brought down to max_side (area filter); unchanged if already within."""
     import cv2
 
     h, w = rgb.shape[:2]
@@ -116,7 +117,7 @@ def _read_opencv(path: Path, trim: Trim, max_side: int, on_frame):
                 break
             if index >= first:
                 size = size or (bgr.shape[1], bgr.shape[0])
-                frames.append(_downscale(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side))
+                frames.append(downscale(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), max_side))
                 if on_frame is not None:
                     on_frame(frames[-1])
             index += 1
@@ -151,7 +152,7 @@ def _read_pyav(path: Path, trim: Trim, max_side: int, on_frame):
                 if index >= first:
                     rgb = frame.to_ndarray(format="rgb24")
                     size = size or (rgb.shape[1], rgb.shape[0])
-                    frames.append(_downscale(rgb, max_side))
+                    frames.append(downscale(rgb, max_side))
                     if on_frame is not None:
                         on_frame(frames[-1])
     except (av.error.FFmpegError, IndexError) as exc:
