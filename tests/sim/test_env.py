@@ -128,3 +128,16 @@ def test_time_limit_truncates(backflip) -> None:
         env.reset(start_time=0.0)
         flags = [env.step(np.zeros(env.action_size))[2:4] for _ in range(3)]
     assert flags == [(False, False), (False, False), (False, True)]
+
+
+def test_rsi_window_keeps_starts_inside_it(backflip) -> None:
+    # 200 random starts: with a 0.5 s window all of them lie in its first 0.5 s, without it they spread
+    # over the clip (1.75 s).
+    with ImitationEnv(backflip, SimConfig(rsi_window=0.5), seed=4) as env:
+        windowed = [(env.reset(), env.time)[1] for _ in range(200)]
+    with ImitationEnv(backflip, SimConfig(), seed=4) as env:
+        whole = [(env.reset(), env.time)[1] for _ in range(200)]
+    assert max(windowed) < 0.5 and min(windowed) < 0.05
+    assert max(whole) > 1.2
+    with pytest.raises(InvalidInputError, match="rsi_window"):
+        SimConfig(rsi_window=-1.0)

@@ -77,3 +77,35 @@ def test_reward_is_one_on_the_reference_and_drops_with_error(backflip) -> None:
     expected = (0.5 + 0.05 + 0.15 * np.exp(-0.4) + 0.2 * np.exp(-0.05) + 0.1) / 1.0
     assert moved.reward == pytest.approx(expected)
     assert pose_distance(state, ref, 100) == pytest.approx(0.1)
+
+
+def test_target_observation_is_the_reference_in_the_heading_frame(backflip) -> None:
+    from types import SimpleNamespace
+
+    from trainer_service.sim.observation import OBSERVATION_SIZE, TARGET_SIZE, observe
+    from trainer_service.sim.reference import build_reference
+
+    ref = build_reference(backflip, SimConfig(episode_seconds=1.0))
+    row = 150
+    state = _reference_state(ref, row)
+    state.link_rot = np.tile(ref.root_rot[row], (15, 1))
+    plain = observe(state, 0.3)
+    full = observe(state, 0.3, ref, row)
+    assert full.shape == (OBSERVATION_SIZE + TARGET_SIZE,) and np.array_equal(full[:OBSERVATION_SIZE], plain)
+    target = full[OBSERVATION_SIZE:]
+    # On the reference itself the target bodies sit where the character's own bodies are.
+    np.testing.assert_allclose(target[:45].reshape(15, 3), plain[2:107].reshape(15, 7)[:, :3], atol=1e-6)
+    np.testing.assert_allclose(target[45:49], plain[2:107].reshape(15, 7)[0, 3:], atol=1e-6)
+    np.testing.assert_allclose(np.abs(target[49:81]), np.abs(ref.joint_rot[row].ravel()), atol=1e-6)
+    assert np.all(target[49:81].reshape(8, 4)[:, 0] >= 0.0)
+    # Turning the whole world about +Y changes nothing the policy sees.
+    yaw = rot.from_rotvec(np.array([0.0, 0.7, 0.0]))
+    turn = lambda v: rot.rotate(yaw, v)  # noqa: E731
+    turned_state = _reference_state(ref, row)
+    for name in ("root_pos", "root_vel", "root_ang_vel", "link_pos", "link_vel", "link_ang_vel"):
+        setattr(turned_state, name, turn(getattr(state, name)))
+    turned_state.root_rot = rot.multiply(yaw, state.root_rot)
+    turned_state.link_rot = rot.multiply(yaw, state.link_rot)
+    turned_ref = SimpleNamespace(body_pos={row: turn(ref.body_pos[row])}, root_rot={row: rot.multiply(yaw, ref.root_rot[row])},
+                                 joint_rot=ref.joint_rot, joint_angle=ref.joint_angle)
+    np.testing.assert_allclose(observe(turned_state, 0.3, turned_ref, row), full, atol=1e-5)

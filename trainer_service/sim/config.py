@@ -167,6 +167,12 @@ class SimConfig:
     """s: time limit of an episode (truncation); a non-looping clip also ends at its last frame."""
     rsi: bool = True
     """Reference state initialisation: reset at a random phase of the clip (else at its start)."""
+    target_obs: bool = False
+    """Append the reference pose of the coming control step to the observation (see observation.py);
+    off by default so policies trained without it keep working; the trainer turns it on."""
+    rsi_window: float = 0.0
+    """s: RSI starts episodes only in the first `rsi_window` seconds of the clip (0 = anywhere in its
+    cycle); the trainer sets it to the clip's own length so no episode starts in the held last pose."""
     start_position: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """m: where the clip's first root position lands on the ground plane (x, z); y lifts the whole clip."""
     start_heading: float = 0.0
@@ -191,13 +197,14 @@ class SimConfig:
         self.start_position = _finite("start_position", self.start_position)
         if len(self.start_position) != 3:
             raise InvalidInputError("start_position needs 3 numbers (x, y, z)", "e.g. [0, 0, 0]")
-        for name in ("episode_seconds", "pose_termination_distance", "start_heading"):
+        for name in ("episode_seconds", "pose_termination_distance", "start_heading", "rsi_window"):
             value = float(getattr(self, name))
             if not math.isfinite(value):
                 raise InvalidInputError(f"{name} must be finite, got {value}", "fix the sim config")
             setattr(self, name, value)
-        if self.episode_seconds <= 0.0 or self.pose_termination_distance < 0.0:
-            raise InvalidInputError("episode_seconds must be > 0 and pose_termination_distance >= 0", "fix the sim config")
+        if self.episode_seconds <= 0.0 or self.pose_termination_distance < 0.0 or self.rsi_window < 0.0:
+            raise InvalidInputError("episode_seconds must be > 0, pose_termination_distance and rsi_window >= 0",
+                                    "fix the sim config")
 
     @property
     def substeps(self) -> int:

@@ -24,7 +24,7 @@ from . import world
 from .character import ACTION_SIZE, FOOT_LINKS, LINK_NAMES, SPHERICAL, BodyState, Character
 from .config import RewardConfig, SimConfig
 from .fastmath import multiply_rows, rotvec_rows
-from .observation import OBSERVATION_SIZE, observe
+from .observation import observation_size, observe
 from .reference import ReferenceTables, build_reference, joint_targets_xyzw
 from .rewards import pose_distance, reward_terms
 
@@ -63,7 +63,7 @@ class ImitationEnv:
     def __init__(self, clip: MotionClip, config: SimConfig | None = None, seed: int = 0) -> None:
         self.config = config if config is not None else SimConfig()
         self.clip = clip
-        self.observation_size = OBSERVATION_SIZE
+        self.observation_size = observation_size(self.config.target_obs)
         self.action_size = ACTION_SIZE
         self.reference = build_reference(clip, self.config)
         self._client = world.connect(self.config)
@@ -72,6 +72,8 @@ class ImitationEnv:
         self._rng = np.random.default_rng(seed)
         self._substeps = self.config.substeps
         self._cycle_rows = max(1, int(math.floor(self.reference.cycle / self.reference.dt)))
+        window = self.config.rsi_window
+        self._rsi_rows = self._cycle_rows if window <= 0.0 else max(1, min(self._cycle_rows, int(window / self.reference.dt)))
         self._episode_rows = int(round(self.config.episode_seconds * self.config.physics_hz))
         self._row = 0
         self._start_row = 0
@@ -83,7 +85,7 @@ class ImitationEnv:
         if seed is not None:
             self._rng = np.random.default_rng(seed)
         if start_time is None:
-            row = int(self._rng.integers(0, self._cycle_rows)) if self.config.rsi else 0
+            row = int(self._rng.integers(0, self._rsi_rows)) if self.config.rsi else 0
         else:
             if not math.isfinite(start_time) or start_time < 0.0:
                 raise InvalidInputError(f"start_time must be a finite time >= 0, got {start_time}", "pass e.g. 0.0")
@@ -97,7 +99,7 @@ class ImitationEnv:
             joint_targets_xyzw(ref.joint_rot[row], ref.joint_angle[row]), _joint_velocities(ref, row),
         )
         self._sim = self._char.read()
-        return observe(self._sim, ref.phase(row))
+        return self._observe(row)
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         action = np.asarray(action, dtype=np.float64)
@@ -113,7 +115,7 @@ class ImitationEnv:
         self._row = row = target_row
         sim = self._sim = self._char.read()
         phase = ref.phase(row)
-        obs = observe(sim, phase)
+        obs = self._observe(row)
         terms = reward_terms(sim, ref, row, self.config.reward)
         first_contact = self._first_fall_contact()
         distance = pose_distance(sim, ref, row)
@@ -131,6 +133,12 @@ class ImitationEnv:
             "time": row * ref.dt,
         }
         return obs, terms.reward, bool(terminated), bool(truncated), info
+
+    def _observe(self, row: int) -> np.ndarray:
+        if not self.config.target_obs:
+            return observe(self._sim, self.reference.phase(row))
+        target = min(row + self._substeps, self.reference.num_rows - 1)  # where the next action heads
+        return observe(self._sim, self.reference.phase(row), self.reference, target)
 
     def _first_fall_contact(self) -> str | None:
         for link, _other in self._char.contacts():

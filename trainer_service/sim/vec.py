@@ -1,5 +1,8 @@
 """VecEnv: N ImitationEnvs stepped with one call over worker processes, auto-resetting.
 
+`step` is `step_async` then `step_wait`, so a learner can pick the actions of one VecEnv while the
+workers of another simulate (see `rl.ppo.collect`).
+
 One pybullet world per env, one worker process per core (each holding a slice of the envs),
 OMP_NUM_THREADS=1 in the workers. The per-slice logic is `WorkerCore`, a plain class that a Ray
 actor can wrap (`ray.remote(WorkerCore).remote(frames, loop, config_dict, seeds)`), with the same
@@ -24,7 +27,7 @@ from backflip_addon.core.errors import BackflipError, InvalidInputError
 from .character import ACTION_SIZE
 from .config import SimConfig
 from .env import ImitationEnv
-from .observation import OBSERVATION_SIZE
+from .observation import observation_size
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ class WorkerCore:
 
     def step(self, actions: np.ndarray) -> StepResult:
         k = len(self.envs)
-        obs = np.empty((k, OBSERVATION_SIZE), dtype=np.float32)
+        obs = np.empty((k, self.envs[0].observation_size), dtype=np.float32)
         final = np.empty_like(obs)
         reward = np.empty(k, dtype=np.float32)
         terminated = np.zeros(k, dtype=bool)
@@ -145,7 +148,7 @@ class VecEnv:
         if self.num_envs < 1:
             raise InvalidInputError(f"num_envs must be >= 1, got {num_envs}", "use e.g. the number of cores")
         workers = min(self.num_envs, int(num_workers) if num_workers else cores)
-        self.observation_size = OBSERVATION_SIZE
+        self.observation_size = observation_size(config.target_obs)
         self.action_size = ACTION_SIZE
         self._slices = [s for s in np.array_split(np.arange(self.num_envs), workers) if len(s)]
         self._conns: list = []
@@ -177,6 +180,11 @@ class VecEnv:
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """obs (N, obs), reward (N,), terminated (N,), truncated (N,), info with final_obs and episode stats."""
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Hand the workers one step's actions and return at once; `step_wait` collects the result."""
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != (self.num_envs, self.action_size):
             raise InvalidInputError(
@@ -187,6 +195,9 @@ class VecEnv:
             bad = sorted({int(i) for i in np.nonzero(~np.isfinite(actions))[0]})
             raise InvalidInputError(f"actions of env(s) {bad} hold NaN or infinity", "check the policy output")
         self._send_all("step", [actions[part] for part in self._slices])
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        """The result of the step handed over by `step_async` (see `step`)."""
         parts: list[StepResult] = self._gather()
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         info = {
@@ -251,3 +262,33 @@ class VecEnv:
         if getattr(self, "_procs", None):
             self.close()
 
+
+class EnvGroups:
+    """Vectorised simulators that a learner steps in turn, each with `step_async` / `step_wait`.
+
+    While the workers of one group simulate, the learner picks the next actions of another, so on a
+    machine where the learner and the workers share the cores neither waits for the other, and a
+    worker's wake-up (~1 ms on this VM) overlaps the other group's work (see `rl.ppo.collect`). Env i
+    of the whole is env i of the groups taken in order.
+    """
+
+    def __init__(self, groups: list) -> None:
+        if not groups:
+            raise InvalidInputError("no simulator groups given", "pass at least one VecEnv")
+        self.groups = list(groups)
+        self.num_envs = sum(g.num_envs for g in self.groups)
+        self.observation_size, self.action_size = self.groups[0].observation_size, self.groups[0].action_size
+
+    def reset(self) -> np.ndarray:
+        """(N, obs) float32 first observations of fresh episodes, groups in order."""
+        return np.concatenate([g.reset() for g in self.groups])
+
+    def close(self) -> None:
+        for group in self.groups:
+            group.close()
+
+    def __enter__(self) -> "EnvGroups":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
