@@ -35,12 +35,17 @@ class Agent(nn.Module):
         return self.critic(obs) / (1.0 - self.config.gamma)
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sampled actions, their log-probabilities and the values of a batch of observations."""
-        x = torch.as_tensor(obs, dtype=torch.float32)
-        dist = self.actor.distribution(x, self.config.min_log_std)
+    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sampled actions and their log-probabilities for a batch of observations."""
+        dist = self.actor.distribution(torch.as_tensor(obs, dtype=torch.float32), self.config.min_log_std)
         action = dist.sample()
-        return action.numpy(), dist.log_prob(action).sum(-1).numpy(), self.value(x).numpy()
+        return action.numpy(), dist.log_prob(action).sum(-1).numpy()
+
+    @torch.no_grad()
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        """Discounted values of observations of any leading shape, in one batch."""
+        x = torch.as_tensor(obs, dtype=torch.float32)
+        return self.value(x.reshape(-1, x.shape[-1])).numpy().reshape(x.shape[:-1])
 
     def optimizer_state(self) -> dict:
         return {"actor": self.actor_optimizer.state_dict(), "critic": self.critic_optimizer.state_dict()}
@@ -74,9 +79,13 @@ class Rollout:
 
 
 def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollout, np.ndarray]:
-    """Step the vectorised simulator `num_steps` times with batched inference; returns the next obs."""
+    """Step the simulator groups of `envs` (sim.vec.EnvGroups) `num_steps` times; returns the next obs.
+
+    The groups take turns: a group's actions are picked (one batched forward of the actor) and handed
+    over while the other groups simulate. Only the actor runs between steps; the critic does not
+    change during collection, so the values (and the time-limit bootstraps) come afterwards in one batch.
+    """
     n, obs_size = obs.shape
-    gamma = agent.config.gamma
     action_size = agent.actor.log_std.numel()
     ro = Rollout(
         obs=np.zeros((num_steps, n, obs_size), np.float32),
@@ -86,26 +95,43 @@ def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollou
         dones=np.zeros((num_steps, n), np.float32),
         values=np.zeros((num_steps, n), np.float32),
     )
+    bounds = np.cumsum([0] + [g.num_envs for g in envs.groups])
+    rows = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    obs = obs.copy()
+
+    def hand_over(group: int, t: int) -> None:
+        part = rows[group]
+        action, logprob = agent.act(obs[part])
+        ro.obs[t, part], ro.actions[t, part], ro.logprobs[t, part] = obs[part], action, logprob
+        envs.groups[group].step_async(action)
+
+    time_limits: list[tuple[int, np.ndarray, np.ndarray]] = []  # (step, envs, final observations)
+    for group in range(len(rows)):
+        hand_over(group, 0)
     for t in range(num_steps):
-        action, logprob, value = agent.act(obs)
-        ro.obs[t], ro.actions[t], ro.logprobs[t], ro.values[t] = obs, action, logprob, value
-        obs, reward, terminated, truncated, info = envs.step(action)
-        reward = np.asarray(reward, np.float64)
-        ro.raw_reward_sum += float(reward.sum())
-        time_limit = np.asarray(truncated, bool) & ~np.asarray(terminated, bool)
-        if time_limit.any():
-            # Bootstrap a time-limit end: the episode would have gone on, so add γ·V(s_final).
-            final = np.asarray(info["final_obs"])[time_limit]
-            with torch.no_grad():
-                reward[time_limit] += gamma * agent.value(torch.as_tensor(final, dtype=torch.float32)).numpy()
-        done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
-        ro.terminations += int(np.sum(terminated))
-        ro.rewards[t], ro.dones[t] = reward, done
-        for i in np.flatnonzero(done):
-            ro.episode_returns.append(float(info["episode_return"][i]))
-            ro.episode_lengths.append(int(info["episode_length"][i]))
-    with torch.no_grad():
-        ro.last_values = agent.value(torch.as_tensor(obs, dtype=torch.float32)).numpy()
+        for group, part in enumerate(rows):
+            obs[part], reward, terminated, truncated, info = envs.groups[group].step_wait()
+            if t + 1 < num_steps:
+                hand_over(group, t + 1)
+            ro.raw_reward_sum += float(np.sum(reward, dtype=np.float64))
+            time_limit = np.asarray(truncated, bool) & ~np.asarray(terminated, bool)
+            if time_limit.any():
+                time_limits.append((t, part.start + np.flatnonzero(time_limit), np.asarray(info["final_obs"])[time_limit]))
+            done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+            ro.terminations += int(np.sum(terminated))
+            ro.rewards[t, part], ro.dones[t, part] = reward, done
+            for i in np.flatnonzero(done):
+                ro.episode_returns.append(float(info["episode_return"][i]))
+                ro.episode_lengths.append(int(info["episode_length"][i]))
+    ro.values[:] = agent.values(ro.obs)
+    ro.last_values = agent.values(obs)
+    if time_limits:
+        # Bootstrap a time-limit end: the episode would have gone on, so add γ·V(s_final).
+        finals = agent.values(np.concatenate([final for _, _, final in time_limits]))
+        cursor = 0
+        for t, envs_ended, _ in time_limits:
+            ro.rewards[t, envs_ended] += agent.config.gamma * finals[cursor : cursor + len(envs_ended)]
+            cursor += len(envs_ended)
     return ro, obs
 
 
@@ -158,6 +184,7 @@ def update(agent: Agent, ro: Rollout, advantages: np.ndarray, returns: np.ndarra
     out["losses/explained_variance"] = float("nan") if var_y == 0 else float(1 - np.var(targets - values) / var_y)
     out["losses/kl_early_stop"] = float(policy_stopped)
     out["losses/policy_steps"] = float(len(stats["policy_loss"]))
+    out["losses/steps"] = float(len(stats["policy_loss"]) + len(stats["value_loss"]))
     out["charts/action_std"] = float(torch.exp(agent.actor.log_std).mean().item())
     return out
 

@@ -60,18 +60,26 @@ class RayVecEnv:
         self.actors = [remote.remote(clip.frames, clip.loop, config, [seed + int(i) for i in part])
                        for part in self._slices]
         self.num_envs = num_envs
+        self._pending: list = []
         from trainer_service.sim.character import ACTION_SIZE
-        from trainer_service.sim.observation import OBSERVATION_SIZE
+        from trainer_service.sim.observation import observation_size
 
-        self.observation_size, self.action_size = OBSERVATION_SIZE, ACTION_SIZE
+        self.observation_size, self.action_size = observation_size(sim_config.target_obs), ACTION_SIZE
         log.info("%d envs on %d Ray actors", num_envs, len(self.actors))
 
     def reset(self) -> np.ndarray:
         return np.concatenate(self._ray.get([a.reset.remote() for a in self.actors])).astype(np.float32)
 
     def step(self, actions: np.ndarray):
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_async(self, actions: np.ndarray) -> None:
         actions = np.asarray(actions, dtype=np.float64)
-        parts = self._ray.get([a.step.remote(actions[s]) for a, s in zip(self.actors, self._slices)])
+        self._pending = [a.step.remote(actions[s]) for a, s in zip(self.actors, self._slices)]
+
+    def step_wait(self):
+        parts, self._pending = self._ray.get(self._pending), []
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         info = {name: cat(name) for name in ("final_obs", "episode_return", "episode_length", "fell", "time")}
         return cat("obs"), cat("reward"), cat("terminated"), cat("truncated"), info

@@ -123,22 +123,35 @@ def rollout_metrics(ro: Rollout, clip_duration: float) -> dict:
     }
 
 
+def _rollout_steps(env, clip_duration: float, config: StageConfig) -> int:
+    return int(round((clip_duration + config.extra_seconds) * env.config.control_hz)) + 1
+
+
 def evaluate(env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float, config: StageConfig,
-             seed: int = 0) -> tuple[dict, Rollout]:
-    """Deterministic rollout from the clip's start plus `perturbed_rollouts` seeded noisy ones."""
-    steps = int(round((clip_duration + config.extra_seconds) * env.config.control_hz)) + 1
-    main = run_rollout(env, policy, steps, seed=seed)
+             seed: int = 0, perturbed: bool = True) -> tuple[dict, Rollout]:
+    """Deterministic rollout from the clip's start, plus (with `perturbed`) the seeded noisy ones of
+    `evaluate_perturbed`; milestone checks judge the deterministic one alone."""
+    main = run_rollout(env, policy, _rollout_steps(env, clip_duration, config), seed=seed)
     metrics = rollout_metrics(main, clip_duration)
+    if perturbed:
+        metrics.update(evaluate_perturbed(env, policy, clip_duration, config, seed))
+    return metrics, main
+
+
+def evaluate_perturbed(env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float, config: StageConfig,
+                       seed: int = 0) -> dict:
+    """The metrics of `perturbed_rollouts` seeded rollouts with Gaussian noise on the actions."""
+    steps = _rollout_steps(env, clip_duration, config)
     perturbed = [
         rollout_metrics(run_rollout(env, policy, steps, config.perturb_std, seed=seed + 1 + k), clip_duration)
         for k in range(config.perturbed_rollouts)
     ]
-    metrics["perturbed"] = [
-        {k: m[k] for k in ("normalised_return", "rotation_deg", "landed", "label", "time_until_fall")} for m in perturbed
-    ]
-    metrics["perturbed_landed"] = sum(m["landed"] for m in perturbed)
-    metrics["perturbed_mean_return"] = float(np.mean([m["normalised_return"] for m in perturbed])) if perturbed else None
-    return metrics, main
+    return {
+        "perturbed": [{k: m[k] for k in ("normalised_return", "rotation_deg", "landed", "label", "time_until_fall")}
+                      for m in perturbed],
+        "perturbed_landed": sum(m["landed"] for m in perturbed),
+        "perturbed_mean_return": float(np.mean([m["normalised_return"] for m in perturbed])) if perturbed else None,
+    }
 
 
 # --- on disk -------------------------------------------------------------------------------------

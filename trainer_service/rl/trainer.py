@@ -113,14 +113,26 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.run_dir / "config.json", json.dumps(to_dict(self.config), indent=1))
             atomic_write_text(self.run_dir / "clip.txt", dumps_deepmimic(self.clip))
-        self.sim_config = sim_config_for(self.config.sim)
-        if not resume:  # the simulator's full config, defaults resolved, beside the run's own
+        if resume:  # exactly the simulator the run started with, whatever the defaults are today
+            from trainer_service.sim.config import SimConfig
+
+            self.sim_config = SimConfig.from_dict(json.loads((self.run_dir / "sim_config.json").read_text()))
+        else:  # the simulator's full config, defaults resolved, beside the run's own
+            self.sim_config = sim_config_for(self._sim_defaults() | self.config.sim)
             atomic_write_text(self.run_dir / "sim_config.json", json.dumps(self.sim_config.to_dict(), indent=1))
         self.train_clip = with_hold(self.clip, self.config.hold_seconds)
         self.state = RunState()
         self.agent: ppo.Agent | None = None
         self._last_eval: tuple[int, dict, stages.Rollout] | None = None
         self._resume = resume
+
+    def _sim_defaults(self) -> dict:
+        """What training asks of the simulator unless `TrainConfig.sim` says otherwise: the reference
+        pose in the observation, and with a held last pose, episodes that start only inside the clip
+        itself (starts in the hold were otherwise 2 of every 3 samples: standing still, learnt early
+        and then wasted)."""
+        held = {"rsi_window": self.clip.duration} if self.config.hold_seconds > 0 else {}
+        return {"target_obs": True, **held}
 
     # --- checkpoints -------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
@@ -179,10 +191,15 @@ class Trainer:
         stages.write_index(self.run_dir, self.state.stages)
 
     # --- stages ------------------------------------------------------------------------------
-    def _evaluate(self) -> tuple[dict, stages.Rollout]:
+    def _evaluate(self, perturbed: bool = True) -> tuple[dict, stages.Rollout]:
         policy = DeterministicPolicy(self.agent.actor)
         return stages.evaluate(self.eval_env, policy, self.clip.duration, self.config.stages,
-                               seed=self.config.ppo.seed)
+                               seed=self.config.ppo.seed, perturbed=perturbed)
+
+    def _evaluate_perturbed(self) -> dict:
+        policy = DeterministicPolicy(self.agent.actor)
+        return stages.evaluate_perturbed(self.eval_env, policy, self.clip.duration, self.config.stages,
+                                         seed=self.config.ppo.seed)
 
     def _counters(self) -> dict:
         s = self.state
@@ -221,7 +238,7 @@ class Trainer:
             fresh = False
         else:
             fresh = True
-            metrics, rollout = self._evaluate()
+            metrics, rollout = self._evaluate(perturbed=False)  # the perturbed ones only for a kept stage
             self._last_eval = (s.samples, metrics, rollout)
         reached = stages.Milestones(**s.milestones)
         reasons = stages.milestone_reasons(metrics, reached, cfg.best_return_margin)
@@ -239,8 +256,10 @@ class Trainer:
             s.next_eval_samples += cfg.eval_every_samples
         s.next_stage_samples = stages.scheduled_samples(cfg, s.samples)
         if reasons:
+            if "perturbed" not in metrics:
+                metrics.update(self._evaluate_perturbed())
             self._make_stage(reasons, metrics, rollout)
-        progress.draw_learning_curve(self.run_dir, s.stages, self.sim_config.control_hz)
+            progress.draw_learning_curve(self.run_dir, s.stages, self.sim_config.control_hz)
 
     # --- the loop ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -267,7 +286,7 @@ class Trainer:
         self.envs = None
         try:
             # Worker seeds depend on the iteration so a resumed run does not replay the same episodes.
-            self.envs = make_vec_env(self.train_clip, self.sim_config, self.config.ppo.num_envs or 4 * (os.cpu_count() or 1),
+            self.envs = make_vec_env(self.train_clip, self.sim_config, self.config.ppo.num_envs or 8 * (os.cpu_count() or 1),
                                      self.config.ppo.seed + 7919 * self.state.iterations, self.ray_address)
             if self._resume:  # before Progress opens the file for appending
                 progress.truncate_progress(self.run_dir, self.state.samples)
@@ -295,6 +314,7 @@ class Trainer:
     def _loop(self) -> None:
         cfg = self.config.ppo
         s = self.state
+        self.update_threads = UpdateThreads(cfg.update_threads, os.cpu_count() or 1)
         session_start = time.monotonic()
         self._last_checkpoint = time.monotonic()
         obs = self.envs.reset()
@@ -309,7 +329,12 @@ class Trainer:
             t1 = time.monotonic()
             advantages, returns = ppo.compute_gae(rollout.rewards, rollout.values, rollout.dones,
                                                   rollout.last_values, cfg.gamma, cfg.gae_lambda)
+            threads = self.update_threads.pick()
+            torch.set_num_threads(threads)
+            started = time.monotonic()
             metrics = ppo.update(self.agent, rollout, advantages, returns, self.generator)
+            self.update_threads.record(threads, (time.monotonic() - started) / max(1.0, metrics["losses/steps"]))
+            torch.set_num_threads(cfg.torch_threads)
             self.agent.actor.norm.update(rollout.obs)
             t2 = time.monotonic()
             s.samples += cfg.num_steps * num_envs
@@ -319,7 +344,8 @@ class Trainer:
             record = {**self._counters(), **metrics,
                       "charts/reward_per_step": rollout.raw_reward_sum / (cfg.num_steps * num_envs),
                       "charts/samples_per_second": cfg.num_steps * num_envs / (t2 - t0),
-                      "charts/rollout_seconds": t1 - t0, "charts/update_seconds": t2 - t1}
+                      "charts/rollout_seconds": t1 - t0, "charts/update_seconds": t2 - t1,
+                      "charts/update_threads": threads, "machine/load_1min": os.getloadavg()[0]}
             if rollout.episode_returns:
                 record["charts/episode_return"] = float(np.mean(rollout.episode_returns))
                 record["charts/episode_length"] = float(np.mean(rollout.episode_lengths))
@@ -327,23 +353,63 @@ class Trainer:
                 record["charts/fall_fraction"] = rollout.terminations / len(rollout.episode_returns)
             self.progress.record(record)
             self._maybe_stage()
-            s.wall_seconds += time.monotonic() - t2
             if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_seconds:
                 self._save_checkpoint()
+                progress.draw_learning_curve(self.run_dir, s.stages, self.sim_config.control_hz)
+            s.wall_seconds += time.monotonic() - t2  # evaluation, stages and checkpoints count as training time
         self._maybe_stage(force_reason="final")
         self._save_checkpoint()
         progress.draw_learning_curve(self.run_dir, s.stages, self.sim_config.control_hz)
 
 
+class UpdateThreads:
+    """The torch thread count of each update: the configured one, or (0) the faster of one per core and
+    one, measured as seconds per gradient step and re-measured now and then as the machine's load changes."""
+
+    PROBE_EVERY = 25
+
+    def __init__(self, configured: int, cores: int) -> None:
+        self.fixed = configured or (1 if cores == 1 else 0)
+        self.choices = (cores, 1)
+        self.seconds: dict[int, float] = {}
+        self.updates = 0
+
+    def pick(self) -> int:
+        if self.fixed:
+            return self.fixed
+        self.updates += 1
+        untried = [n for n in self.choices if n not in self.seconds]
+        if untried:
+            return untried[0]
+        best = min(self.choices, key=self.seconds.__getitem__)
+        if self.updates % self.PROBE_EVERY == 0:
+            return next(n for n in self.choices if n != best)
+        return best
+
+    def record(self, threads: int, seconds_per_step: float) -> None:
+        old = self.seconds.get(threads)
+        self.seconds[threads] = seconds_per_step if old is None else 0.5 * (old + seconds_per_step)
+
+
 def make_vec_env(clip: MotionClip, sim_config, num_envs: int, seed: int, ray_address: str | None):
-    """Local worker processes, or Ray actors when a cluster address is given."""
+    """Two groups of local worker processes that take turns (sim.vec.EnvGroups), or one group of Ray
+    actors when a cluster address is given. Env i is seeded `seed + i` either way."""
+    from trainer_service.sim.vec import EnvGroups, VecEnv
+
     if ray_address:
         from .ray_backend import RayVecEnv
 
-        return RayVecEnv(clip, sim_config, num_envs=num_envs, seed=seed, address=ray_address)
-    from trainer_service.sim.vec import VecEnv
-
-    return VecEnv(clip, sim_config, num_envs=num_envs, seed=seed)
+        return EnvGroups([RayVecEnv(clip, sim_config, num_envs=num_envs, seed=seed, address=ray_address)])
+    sizes = [n for n in (num_envs - num_envs // 2, num_envs // 2) if n]
+    groups: list = []
+    try:
+        for k, size in enumerate(sizes):
+            groups.append(VecEnv(clip, sim_config, num_envs=size, seed=seed + sum(sizes[:k])))
+    except BaseException:
+        for group in groups:
+            group.close()
+        raise
+    return EnvGroups(groups)
 
 
 def train(clip_path: Path | None, run_dir: Path, config: TrainConfig | None = None, resume: bool = False,
