@@ -9,7 +9,6 @@ import torch
 
 from backflip_addon.core.errors import InvalidInputError
 from trainer_service.rl import ppo
-from trainer_service.sim.vec import EnvGroups
 from backflip_addon.core.config import from_dict
 from trainer_service.rl.config import PPOConfig, TrainConfig, to_dict
 from trainer_service.rl.networks import PolicySnapshot, RunningNorm
@@ -105,32 +104,25 @@ def test_config_round_trips_and_rejects_unknown_keys():
         from_dict(TrainConfig, {"ppo": {"num_step": 3}})
 
 
-class ScriptedEnv:
-    """One env with reward 1 per step whose episode ends at step 2, by its time limit or by a fall."""
+class ScriptedEnvs:
+    """Two envs with reward 1 per step: env 0 hits its time limit at step 2, env 1 falls at step 2."""
 
-    num_envs, observation_size, action_size = 1, 5, 2
-
-    def __init__(self, ending: str) -> None:
-        self.ending = ending
+    def __init__(self) -> None:
         self.t = 0
 
-    def step_async(self, actions) -> None:
-        assert actions.shape == (1, 2)
+    def step(self, actions):
+        assert actions.shape == (2, 2)
         self.t += 1
-
-    def step_wait(self):
         end = self.t == 2
-        obs = np.full((1, 5), float(self.t), np.float32)
-        info = {"final_obs": np.full((1, 5), 9.0, np.float32), "episode_return": np.array([2.0]),
-                "episode_length": np.array([2])}
-        return obs, np.ones(1), np.array([end and self.ending == "fall"]), np.array([end and self.ending == "time"]), info
+        obs = np.full((2, 5), float(self.t), np.float32)
+        info = {"final_obs": np.full((2, 5), 9.0, np.float32), "episode_return": np.array([2.0, 2.0]),
+                "episode_length": np.array([2, 2])}
+        return obs, np.ones(2), np.array([False, end]), np.array([end, False]), info
 
 
 def test_time_limit_is_bootstrapped_and_a_fall_is_not():
     agent = ppo.Agent(5, 2, PPOConfig(hidden_sizes=(8,), gamma=0.9))
-    # Env 0 hits its time limit at step 2, env 1 falls then; each is a group of its own, stepped in turn.
-    envs = EnvGroups([ScriptedEnv("time"), ScriptedEnv("fall")])
-    ro, last = ppo.collect(envs, agent, np.zeros((2, 5), np.float32), 3)
+    ro, last = ppo.collect(ScriptedEnvs(), agent, np.zeros((2, 5), np.float32), 3)
     np.testing.assert_array_equal(ro.obs[:, :, 0], [[0, 0], [1, 1], [2, 2]])  # the obs each action was picked on
     np.testing.assert_array_equal(last[:, 0], [3, 3])
     with torch.no_grad():

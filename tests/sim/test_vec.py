@@ -9,7 +9,7 @@ import pytest
 from backflip_addon.core.errors import InvalidInputError
 from trainer_service.sim.config import SimConfig
 from trainer_service.sim.env import ImitationEnv
-from trainer_service.sim.vec import EnvGroups, SimWorkerError, VecEnv, WorkerCore
+from trainer_service.sim.vec import SimWorkerError, VecEnv, WorkerCore
 
 SHORT = SimConfig(episode_seconds=0.2)  # 6 control steps per episode at most
 
@@ -72,20 +72,3 @@ def test_a_dead_worker_is_an_error_and_nothing_is_left_behind(backflip) -> None:
     with pytest.raises(SimWorkerError, match="closed"):
         vec.step(np.zeros((2, 28)))
 
-
-def test_groups_stepped_in_turn_are_the_same_envs(backflip) -> None:
-    """EnvGroups of two VecEnvs (seeds 10, 12) stepped with step_async / step_wait in turn behave as one
-    VecEnv of four (seed 10): env i is seeded 10 + i either way."""
-    actions = np.random.default_rng(3).normal(0.0, 0.05, (8, 4, 28))
-    with VecEnv(backflip, SHORT, num_envs=4, seed=10) as whole:
-        expected = [whole.reset()] + [whole.step(a)[:4] for a in actions]
-    with EnvGroups([VecEnv(backflip, SHORT, num_envs=2, seed=10), VecEnv(backflip, SHORT, num_envs=2, seed=12)]) as envs:
-        assert envs.num_envs == 4
-        np.testing.assert_array_equal(envs.reset(), expected[0])
-        for a, want in zip(actions, expected[1:]):
-            for group, part in zip(envs.groups, (slice(0, 2), slice(2, 4))):
-                group.step_async(a[part])
-            got = [group.step_wait()[:4] for group in envs.groups]
-            for k in range(4):
-                np.testing.assert_array_equal(np.concatenate([g[k] for g in got]), want[k])
-    assert not [p for p in mp.active_children() if p.name.startswith("backflip-sim")]

@@ -79,11 +79,10 @@ class Rollout:
 
 
 def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollout, np.ndarray]:
-    """Step the simulator groups of `envs` (sim.vec.EnvGroups) `num_steps` times; returns the next obs.
+    """Step the vectorised simulator `num_steps` times with batched inference; returns the next obs.
 
-    The groups take turns: a group's actions are picked (one batched forward of the actor) and handed
-    over while the other groups simulate. Only the actor runs between steps; the critic does not
-    change during collection, so the values (and the time-limit bootstraps) come afterwards in one batch.
+    Only the actor runs between steps; the critic does not change during collection, so the values
+    (and the time-limit bootstraps) are computed afterwards in one batch.
     """
     n, obs_size = obs.shape
     action_size = agent.actor.log_std.numel()
@@ -95,34 +94,21 @@ def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollou
         dones=np.zeros((num_steps, n), np.float32),
         values=np.zeros((num_steps, n), np.float32),
     )
-    bounds = np.cumsum([0] + [g.num_envs for g in envs.groups])
-    rows = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    obs = obs.copy()
-
-    def hand_over(group: int, t: int) -> None:
-        part = rows[group]
-        action, logprob = agent.act(obs[part])
-        ro.obs[t, part], ro.actions[t, part], ro.logprobs[t, part] = obs[part], action, logprob
-        envs.groups[group].step_async(action)
-
     time_limits: list[tuple[int, np.ndarray, np.ndarray]] = []  # (step, envs, final observations)
-    for group in range(len(rows)):
-        hand_over(group, 0)
     for t in range(num_steps):
-        for group, part in enumerate(rows):
-            obs[part], reward, terminated, truncated, info = envs.groups[group].step_wait()
-            if t + 1 < num_steps:
-                hand_over(group, t + 1)
-            ro.raw_reward_sum += float(np.sum(reward, dtype=np.float64))
-            time_limit = np.asarray(truncated, bool) & ~np.asarray(terminated, bool)
-            if time_limit.any():
-                time_limits.append((t, part.start + np.flatnonzero(time_limit), np.asarray(info["final_obs"])[time_limit]))
-            done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
-            ro.terminations += int(np.sum(terminated))
-            ro.rewards[t, part], ro.dones[t, part] = reward, done
-            for i in np.flatnonzero(done):
-                ro.episode_returns.append(float(info["episode_return"][i]))
-                ro.episode_lengths.append(int(info["episode_length"][i]))
+        action, logprob = agent.act(obs)
+        ro.obs[t], ro.actions[t], ro.logprobs[t] = obs, action, logprob
+        obs, reward, terminated, truncated, info = envs.step(action)
+        ro.raw_reward_sum += float(np.sum(reward, dtype=np.float64))
+        time_limit = np.asarray(truncated, bool) & ~np.asarray(terminated, bool)
+        if time_limit.any():
+            time_limits.append((t, np.flatnonzero(time_limit), np.asarray(info["final_obs"])[time_limit]))
+        done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+        ro.terminations += int(np.sum(terminated))
+        ro.rewards[t], ro.dones[t] = reward, done
+        for i in np.flatnonzero(done):
+            ro.episode_returns.append(float(info["episode_return"][i]))
+            ro.episode_lengths.append(int(info["episode_length"][i]))
     ro.values[:] = agent.values(ro.obs)
     ro.last_values = agent.values(obs)
     if time_limits:

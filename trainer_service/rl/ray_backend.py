@@ -60,7 +60,6 @@ class RayVecEnv:
         self.actors = [remote.remote(clip.frames, clip.loop, config, [seed + int(i) for i in part])
                        for part in self._slices]
         self.num_envs = num_envs
-        self._pending: list = []
         from trainer_service.sim.character import ACTION_SIZE
         from trainer_service.sim.observation import observation_size
 
@@ -71,15 +70,8 @@ class RayVecEnv:
         return np.concatenate(self._ray.get([a.reset.remote() for a in self.actors])).astype(np.float32)
 
     def step(self, actions: np.ndarray):
-        self.step_async(actions)
-        return self.step_wait()
-
-    def step_async(self, actions: np.ndarray) -> None:
         actions = np.asarray(actions, dtype=np.float64)
-        self._pending = [a.step.remote(actions[s]) for a, s in zip(self.actors, self._slices)]
-
-    def step_wait(self):
-        parts, self._pending = self._ray.get(self._pending), []
+        parts = self._ray.get([a.step.remote(actions[s]) for a, s in zip(self.actors, self._slices)])
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         info = {name: cat(name) for name in ("final_obs", "episode_return", "episode_length", "fell", "time")}
         return cat("obs"), cat("reward"), cat("terminated"), cat("truncated"), info

@@ -392,24 +392,14 @@ class UpdateThreads:
 
 
 def make_vec_env(clip: MotionClip, sim_config, num_envs: int, seed: int, ray_address: str | None):
-    """Two groups of local worker processes that take turns (sim.vec.EnvGroups), or one group of Ray
-    actors when a cluster address is given. Env i is seeded `seed + i` either way."""
-    from trainer_service.sim.vec import EnvGroups, VecEnv
-
+    """Local worker processes, or Ray actors when a cluster address is given."""
     if ray_address:
         from .ray_backend import RayVecEnv
 
-        return EnvGroups([RayVecEnv(clip, sim_config, num_envs=num_envs, seed=seed, address=ray_address)])
-    sizes = [n for n in (num_envs - num_envs // 2, num_envs // 2) if n]
-    groups: list = []
-    try:
-        for k, size in enumerate(sizes):
-            groups.append(VecEnv(clip, sim_config, num_envs=size, seed=seed + sum(sizes[:k])))
-    except BaseException:
-        for group in groups:
-            group.close()
-        raise
-    return EnvGroups(groups)
+        return RayVecEnv(clip, sim_config, num_envs=num_envs, seed=seed, address=ray_address)
+    from trainer_service.sim.vec import VecEnv
+
+    return VecEnv(clip, sim_config, num_envs=num_envs, seed=seed)
 
 
 def train(clip_path: Path | None, run_dir: Path, config: TrainConfig | None = None, resume: bool = False,

@@ -1,8 +1,5 @@
 """VecEnv: N ImitationEnvs stepped with one call over worker processes, auto-resetting.
 
-`step` is `step_async` then `step_wait`, so a learner can pick the actions of one VecEnv while the
-workers of another simulate (see `rl.ppo.collect`).
-
 One pybullet world per env, one worker process per core (each holding a slice of the envs),
 OMP_NUM_THREADS=1 in the workers. The per-slice logic is `WorkerCore`, a plain class that a Ray
 actor can wrap (`ray.remote(WorkerCore).remote(frames, loop, config_dict, seeds)`), with the same
@@ -180,11 +177,6 @@ class VecEnv:
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """obs (N, obs), reward (N,), terminated (N,), truncated (N,), info with final_obs and episode stats."""
-        self.step_async(actions)
-        return self.step_wait()
-
-    def step_async(self, actions: np.ndarray) -> None:
-        """Hand the workers one step's actions and return at once; `step_wait` collects the result."""
         actions = np.asarray(actions, dtype=np.float64)
         if actions.shape != (self.num_envs, self.action_size):
             raise InvalidInputError(
@@ -195,9 +187,6 @@ class VecEnv:
             bad = sorted({int(i) for i in np.nonzero(~np.isfinite(actions))[0]})
             raise InvalidInputError(f"actions of env(s) {bad} hold NaN or infinity", "check the policy output")
         self._send_all("step", [actions[part] for part in self._slices])
-
-    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        """The result of the step handed over by `step_async` (see `step`)."""
         parts: list[StepResult] = self._gather()
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         info = {
@@ -262,33 +251,3 @@ class VecEnv:
         if getattr(self, "_procs", None):
             self.close()
 
-
-class EnvGroups:
-    """Vectorised simulators that a learner steps in turn, each with `step_async` / `step_wait`.
-
-    While the workers of one group simulate, the learner picks the next actions of another, so on a
-    machine where the learner and the workers share the cores neither waits for the other, and a
-    worker's wake-up (~1 ms on this VM) overlaps the other group's work (see `rl.ppo.collect`). Env i
-    of the whole is env i of the groups taken in order.
-    """
-
-    def __init__(self, groups: list) -> None:
-        if not groups:
-            raise InvalidInputError("no simulator groups given", "pass at least one VecEnv")
-        self.groups = list(groups)
-        self.num_envs = sum(g.num_envs for g in self.groups)
-        self.observation_size, self.action_size = self.groups[0].observation_size, self.groups[0].action_size
-
-    def reset(self) -> np.ndarray:
-        """(N, obs) float32 first observations of fresh episodes, groups in order."""
-        return np.concatenate([g.reset() for g in self.groups])
-
-    def close(self) -> None:
-        for group in self.groups:
-            group.close()
-
-    def __enter__(self) -> "EnvGroups":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
