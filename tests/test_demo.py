@@ -75,10 +75,12 @@ def test_unknown_command_prints_usage() -> None:
     assert result.returncode == 2 and "commands:" in result.stderr
 
 
-def test_the_demo_shows_the_first_landing_else_the_latest_stage():
+def test_the_demo_shows_the_first_landing_that_holds_else_the_first_landing_else_the_latest_stage():
     from trainer_service.demo import shown_stage
 
     falls = [{"index": 0, "landed": False}, {"index": 5, "landed": False}]
     assert shown_stage(falls)["index"] == 5
     landing = falls + [{"index": 9, "landed": True}, {"index": 12, "landed": True}, {"index": 14, "landed": False}]
     assert shown_stage(landing)["index"] == 9
+    holds = landing + [{"index": 15, "landed": True, "holds": True}, {"index": 16, "landed": True, "holds": True}]
+    assert shown_stage(holds)["index"] == 15

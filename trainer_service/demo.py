@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel")
     parser.add_argument(
         "--stages", type=Path, default=SHIPPED_STAGES,
-        help="a training run folder whose first landing (else its latest stage) is keyed beside the reference (skipped if absent)",
+        help="a training run folder whose first landing that holds (else its first landing, else its latest"
+             " stage) is keyed beside the reference (skipped if absent)",
     )
 
 
@@ -62,8 +63,10 @@ def _plot(heights: np.ndarray, fps: float, path: Path) -> None:
 
 
 def shown_stage(entries: list[dict]) -> dict:
-    """The stage the demo shows: the first landing if the run has one (the story's payoff), else the latest."""
-    return first_landing(entries) or entries[-1]
+    """The stage the demo shows: the first landing that holds (the story's payoff), else the first landing
+    (which falls over afterwards), else the latest stage."""
+    holds = next((e for e in entries if e.get("landed") and e.get("holds")), None)
+    return holds or first_landing(entries) or entries[-1]
 
 
 def _key_stage(context, run_dir: Path):

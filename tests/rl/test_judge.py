@@ -134,11 +134,14 @@ def test_log_spaced_schedule():
 
 def test_milestones_fire_once():
     reached = stages.Milestones()
-    m = {"rotation_deg": 340.0, "landed": False, "normalised_return": 0.2}
+    m = {"rotation_deg": 340.0, "landed": False, "holds": False, "normalised_return": 0.2}
     assert stages.milestone_reasons(m, reached, 0.03) == ["first full rotation", "best return"]
     assert stages.milestone_reasons(m, reached, 0.03) == []
-    m = {"rotation_deg": 350.0, "landed": True, "normalised_return": 0.21}
+    m = {"rotation_deg": 350.0, "landed": True, "holds": False, "normalised_return": 0.21}
     assert stages.milestone_reasons(m, reached, 0.03) == ["first landing"]
+    m = {"rotation_deg": 360.0, "landed": True, "holds": True, "normalised_return": 0.22}
+    assert stages.milestone_reasons(m, reached, 0.03) == ["first landing that holds"]
+    assert stages.milestone_reasons(m, reached, 0.03) == []
 
 
 def test_stage_folder_is_complete_and_rollout_rejudges(tmp_path, backflip_rows):

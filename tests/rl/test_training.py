@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,7 +57,7 @@ def test_short_training_on_the_walk_raises_the_normalised_return(tmp_path, motio
         hold_seconds=0.0,
         sim={"episode_seconds": 2.0},
         ppo=PPOConfig(num_envs=4, num_steps=128, hidden_sizes=(256, 128), minibatch_size=256, learning_rate=1e-4,
-                      critic_learning_rate=2e-3, init_log_std=-2.0),
+                      critic_learning_rate=2e-3, init_log_std=-2.0, anneal_lr=False),
         stages=StageConfig(first_stage_samples=10**9, eval_every_samples=10**9, perturbed_rollouts=0),
     )
     run = tmp_path / "walk"
@@ -187,3 +188,57 @@ def test_held_clip_starts_episodes_inside_the_clip_and_resume_keeps_the_simulato
     explicit.sim = {"rsi_window": 0.0}
     train(backflip_clip_path, tmp_path / "explicit", dataclasses.replace(explicit, total_samples=128), show_bar=False)
     assert json.loads((tmp_path / "explicit" / "sim_config.json").read_text())["rsi_window"] == 0.0
+
+
+def test_resume_drops_stage_folders_removed_by_hand(tmp_path, backflip_clip_path):
+    from trainer_service.rl.trainer import Trainer
+
+    run = tmp_path / "run"
+    config = tiny_config()
+    config.total_samples = 384  # stages: initial (0), schedule (256), final (384)
+    train(backflip_clip_path, run, config, show_bar=False)
+    kept = [s["folder"] for s in stages.read_index(run)]
+    assert kept == ["stage_0000", "stage_0001", "stage_0002"]
+    shutil.rmtree(run / "stage_0001")  # pruned, as for shipping
+
+    trainer = Trainer(None, run, resume=True, show_bar=False)
+    trainer.config.total_samples = 512
+    trainer.run()
+    index = stages.read_index(run)
+    assert [s["folder"] for s in index] == ["stage_0000", "stage_0002", "stage_0003"]
+    assert sorted(p.name for p in run.glob("stage_*")) == [s["folder"] for s in index]
+    assert index[-1]["samples"] == 512
+
+
+def test_learning_rates_decay_linearly_over_the_sample_budget(tmp_path, backflip_clip_path):
+    from trainer_service.rl.trainer import Trainer
+
+    config = tiny_config()
+    config.total_samples = 512  # iterations of 128 samples start at 0, 128, 256 and 384
+    trainer = Trainer(backflip_clip_path, tmp_path / "run", config, show_bar=False)
+    trainer.run()
+    ppo = config.ppo
+    assert trainer.agent.actor_optimizer.param_groups[0]["lr"] == pytest.approx(ppo.learning_rate * 0.25)
+    assert trainer.agent.critic_optimizer.param_groups[0]["lr"] == pytest.approx(ppo.critic_learning_rate * 0.25)
+
+
+def test_resume_of_a_checkpoint_from_before_the_hold_milestone_reads_it_off_the_stages(tmp_path, backflip_clip_path):
+    import torch
+
+    from trainer_service.rl.trainer import Trainer
+
+    def resume_old_checkpoint(held_stage: bool) -> dict:
+        data = torch.load(run / CHECKPOINT_NAME, weights_only=False)
+        del data["state"]["milestones"]["first_hold"]
+        data["state"]["stages"][-1].update(landed=held_stage, holds=held_stage)
+        torch.save(data, run / CHECKPOINT_NAME)
+        trainer = Trainer(None, run, resume=True, show_bar=False)
+        trainer.run()  # budget already spent: loads, recovers and stops
+        return trainer.state.milestones
+
+    run = tmp_path / "run"
+    config = tiny_config()
+    config.total_samples = 256
+    train(backflip_clip_path, run, config, show_bar=False)
+    assert resume_old_checkpoint(held_stage=False)["first_hold"] is False
+    assert resume_old_checkpoint(held_stage=True)["first_hold"] is True

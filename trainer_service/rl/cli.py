@@ -21,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reference clip (DeepMimic .txt or .npz); default: DeepMimic's backflip")
     parser.add_argument("--out", type=Path, required=True, help="run folder (stages, checkpoints, logs)")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of this session")
-    parser.add_argument("--samples", type=float, default=None, help="stop at this many samples in total (e.g. 2e7)")
+    parser.add_argument("--samples", type=float, default=None,
+                        help="stop at this many samples in total (default 7e6, about 2 h on 2 cores); "
+                             "the learning rate decays to zero over them")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument("--ray-address", default=None,
                         help="run the rollout workers as Ray actors on this cluster (auto or HOST:PORT)")

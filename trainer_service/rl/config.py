@@ -31,8 +31,9 @@ class PPOConfig:
     """Adam step size of the policy"""
     critic_learning_rate: float = 1e-3
     """Adam step size of the value function"""
-    anneal_lr: bool = False
-    """decay both step sizes linearly to zero over `TrainConfig.total_samples`"""
+    anneal_lr: bool = True
+    """decay both step sizes linearly to zero over `TrainConfig.total_samples` (the policy settles instead of
+    jittering around its plateau: on the backflip, median normalised return +0.02-0.03 from 2M samples on)"""
     gamma: float = 0.95
     """discount factor per control step (DeepMimic: 0.95 at 30 Hz, a horizon of ~0.7 s)"""
     gae_lambda: float = 0.95
@@ -97,8 +98,9 @@ class StageConfig:
 class TrainConfig:
     """One training run: what to imitate, for how long, how to learn and when to keep stages."""
 
-    total_samples: int = 100_000_000
-    """stop after this many simulated control steps"""
+    total_samples: int = 7_000_000
+    """stop after this many simulated control steps; also the length of the learning-rate decay
+    (`PPOConfig.anneal_lr`). 7M is about 2 h on 2 cores; the backflip lands from ~1.6M on"""
     minutes: float = 0.0
     """stop after this many minutes of wall-clock in this session; a resumed run gets them afresh (0 = no limit)"""
     checkpoint_seconds: float = 120.0

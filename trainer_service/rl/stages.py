@@ -57,6 +57,9 @@ class Milestones:
 
     first_rotation: bool = False
     first_landing: bool = False
+    first_hold: bool = False
+    """first landing after which nothing but the feet touches until the rollout ends: the clean landing a
+    film tells; the first landing may still fall over later"""
     best_return: float = -1.0
 
 
@@ -69,6 +72,9 @@ def milestone_reasons(metrics: dict, reached: Milestones, margin: float) -> list
     if not reached.first_landing and metrics["landed"]:
         reached.first_landing = True
         reasons.append("first landing")
+    if not reached.first_hold and metrics["landed"] and metrics["holds"]:
+        reached.first_hold = True
+        reasons.append("first landing that holds")
     if metrics["normalised_return"] >= reached.best_return + margin:
         reached.best_return = metrics["normalised_return"]
         reasons.append("best return")

@@ -158,6 +158,8 @@ class Trainer:
         self.agent.load_optimizer_state(data["optimizers"])
         # Checkpoints of the first sessions also hold "first_landing", now read off the stage list.
         self.state = RunState(**{k: v for k, v in data["state"].items() if k != "first_landing"})
+        # Checkpoints from before the "first landing that holds" milestone: read it off the stage list.
+        self.state.milestones.setdefault("first_hold", any(s.get("landed") and s.get("holds") for s in self.state.stages))
         torch.set_rng_state(data["rng"]["torch"])
         np.random.set_state(data["rng"]["numpy"])
         random.setstate(data["rng"]["python"])
@@ -182,6 +184,12 @@ class Trainer:
             last = max(st["samples"] for st in self.state.stages)
             self.state.next_stage_samples = max(self.state.next_stage_samples,
                                                 stages.scheduled_samples(self.config.stages, last))
+        # A kept stage's folder is in place before the stage enters the list, so a missing one was removed
+        # by hand (a run pruned for shipping, a stage the user did not want): stages.json must not name it.
+        removed = [s for s in self.state.stages if not (self.run_dir / s["folder"]).is_dir()]
+        for entry in removed:
+            log.warning("%s was removed from the run folder; dropped from stages.json", entry["folder"])
+        self.state.stages = [s for s in self.state.stages if s not in removed]
         # Folders a killed session made past the checkpoint cannot exist (see module docstring),
         # but a stage index beyond the checkpoint's count would be a stranger's: leave it, warn.
         known = {s["folder"] for s in self.state.stages}
