@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .paths import default_clip
-from .rl.stages import first_landing, read_index
+from .rl.stages import first_hold, first_landing, read_index
 
 REPO = Path(__file__).resolve().parents[1]
 SET_PHOTO = REPO / "assets" / "set" / "street.png"
@@ -65,8 +65,7 @@ def _plot(heights: np.ndarray, fps: float, path: Path) -> None:
 def shown_stage(entries: list[dict]) -> dict:
     """The stage the demo shows: the first landing that holds (the story's payoff), else the first landing
     (which falls over afterwards), else the latest stage."""
-    holds = next((e for e in entries if e.get("landed") and e.get("holds")), None)
-    return holds or first_landing(entries) or entries[-1]
+    return first_hold(entries) or first_landing(entries) or entries[-1]
 
 
 def _key_stage(context, run_dir: Path):

@@ -214,6 +214,11 @@ def first_landing(entries: list[dict]) -> dict | None:
     return next((e for e in entries if e.get("landed")), None)
 
 
+def first_hold(entries: list[dict]) -> dict | None:
+    """The first stage of a `stages.json` index that landed and held, or None."""
+    return next((e for e in entries if e.get("landed") and e.get("holds")), None)
+
+
 def index_entry(index: int, metrics: dict) -> dict:
     """The short record of a stage kept in `stages.json`."""
     keys = ("samples", "iterations", "episodes", "wall_seconds", "reasons", "label", "normalised_return",

@@ -159,7 +159,7 @@ class Trainer:
         # Checkpoints of the first sessions also hold "first_landing", now read off the stage list.
         self.state = RunState(**{k: v for k, v in data["state"].items() if k != "first_landing"})
         # Checkpoints from before the "first landing that holds" milestone: read it off the stage list.
-        self.state.milestones.setdefault("first_hold", any(s.get("landed") and s.get("holds") for s in self.state.stages))
+        self.state.milestones.setdefault("first_hold", stages.first_hold(self.state.stages) is not None)
         torch.set_rng_state(data["rng"]["torch"])
         np.random.set_state(data["rng"]["numpy"])
         random.setstate(data["rng"]["python"])
