@@ -77,10 +77,14 @@ def test_unknown_command_prints_usage() -> None:
 
 def test_the_demo_shows_the_first_landing_that_holds_else_the_first_landing_else_the_latest_stage():
     from trainer_service.demo import shown_stage
+    from trainer_service.rl.stages import StageEntry, stage_folder_name
 
-    falls = [{"index": 0, "landed": False}, {"index": 5, "landed": False}]
-    assert shown_stage(falls)["index"] == 5
-    landing = falls + [{"index": 9, "landed": True}, {"index": 12, "landed": True}, {"index": 14, "landed": False}]
-    assert shown_stage(landing)["index"] == 9
-    holds = landing + [{"index": 15, "landed": True, "holds": True}, {"index": 16, "landed": True, "holds": True}]
-    assert shown_stage(holds)["index"] == 15
+    def entry(index: int, landed: bool, holds: bool = False) -> StageEntry:
+        return StageEntry(index, stage_folder_name(index), landed=landed, holds=holds)
+
+    falls = [entry(0, False), entry(5, False)]
+    assert shown_stage(falls).index == 5
+    landing = falls + [entry(9, True), entry(12, True), entry(14, False)]
+    assert shown_stage(landing).index == 9
+    holds = landing + [entry(15, True, True), entry(16, True, True)]
+    assert shown_stage(holds).index == 15

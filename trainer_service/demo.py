@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .paths import default_clip
-from .rl.stages import first_hold, first_landing, read_index
+from .rl.stages import StageEntry, first_hold, first_landing, read_index
 
 REPO = Path(__file__).resolve().parents[1]
 SET_PHOTO = REPO / "assets" / "set" / "street.png"
@@ -62,7 +62,7 @@ def _plot(heights: np.ndarray, fps: float, path: Path) -> None:
     plt.close(fig)
 
 
-def shown_stage(entries: list[dict]) -> dict:
+def shown_stage(entries: list[StageEntry]) -> StageEntry:
     """The stage the demo shows: the first landing that holds (the story's payoff), else the first landing
     (which falls over afterwards), else the latest stage."""
     return first_hold(entries) or first_landing(entries) or entries[-1]
@@ -79,15 +79,15 @@ def _key_stage(context, run_dir: Path):
         log.info("no learning stages in %s: the shot shows the reference only", run_dir)
         return None
     stage = shown_stage(entries)
-    rollout = load_clip(run_dir / stage["folder"] / "rollout.txt")
-    armature, _ = rig.build_humanoid(context, name=f"Stage {stage['index']}")
+    rollout = load_clip(stage.path(run_dir) / "rollout.txt")
+    armature, _ = rig.build_humanoid(context, name=f"Stage {stage.index}")
     armature.location.y = STAGE_OFFSET_M
     keys.key_clip(
         armature, rollout, fps=scene_fps(context.scene), start_frame=context.scene.frame_start,
-        action_name=f"Stage {stage['index']} ({stage['label']})",
+        action_name=f"Stage {stage.index} ({stage.label})",
     )
     context.scene.frame_end = max(context.scene.frame_end, context.scene.frame_start + round(rollout.duration * scene_fps(context.scene)))
-    log.info("keyed stage %d (%s, %s samples) beside the reference", stage["index"], stage["label"], f"{stage['samples']:,}")
+    log.info("keyed stage %d (%s, %s samples) beside the reference", stage.index, stage.label, f"{stage.samples:,}")
     return armature
 
 

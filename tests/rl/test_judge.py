@@ -10,8 +10,7 @@ from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import load_clip, load_deepmimic
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.skeleton import ROOT_POS, ROOT_ROT
-from trainer_service.rl import judge, stages
-from trainer_service.rl.config import StageConfig
+from trainer_service.rl import judge
 
 FPS = 30.0
 
@@ -119,51 +118,6 @@ def test_normalised_return_is_deepmimics_definition():
     # An episode terminated after 15 of 60 steps with perfect rewards scores a quarter.
     assert judge.normalised_return(np.ones(15), 60) == 0.25
     assert judge.normalised_return(np.full(80, 0.5), 60) == 0.5
-
-
-def test_log_spaced_schedule():
-    cfg = StageConfig(first_stage_samples=100_000, stages_per_decade=4)
-    points, s = [], 0
-    for _ in range(9):
-        s = stages.scheduled_samples(cfg, s)
-        points.append(s)
-    assert points == [100_000, 177_828, 316_228, 562_341, 1_000_000, 1_778_279, 3_162_278, 5_623_413, 10_000_000]
-    assert stages.scheduled_samples(cfg, 1_000_000) == 1_778_279
-    assert stages.scheduled_samples(cfg, 999_999) == 1_000_000
-
-
-def test_milestones_fire_once():
-    reached = stages.Milestones()
-    m = {"rotation_deg": 340.0, "landed": False, "holds": False, "normalised_return": 0.2}
-    assert stages.milestone_reasons(m, reached, 0.03) == ["first full rotation", "best return"]
-    assert stages.milestone_reasons(m, reached, 0.03) == []
-    m = {"rotation_deg": 350.0, "landed": True, "holds": False, "normalised_return": 0.21}
-    assert stages.milestone_reasons(m, reached, 0.03) == ["first landing"]
-    m = {"rotation_deg": 360.0, "landed": True, "holds": True, "normalised_return": 0.22}
-    assert stages.milestone_reasons(m, reached, 0.03) == ["first landing that holds"]
-    assert stages.milestone_reasons(m, reached, 0.03) == []
-
-
-def test_stage_folder_is_complete_and_rollout_rejudges(tmp_path, backflip_rows):
-    rows = hold(backflip_rows, 1.5)
-    contacts = [None] * (len(rows) - 10) + ["left_knee"] * 10  # the simulator saw a knee go down at the end
-    ro = stages.Rollout(rows=rows, rewards=np.full(len(rows) - 1, 0.8), fell_step=None, fps=FPS, contacts=contacts)
-    metrics = {**stages.rollout_metrics(ro, 1.75), "samples": 1234}
-    assert metrics["normalised_return"] == pytest.approx(0.8)
-    folder = stages.write_stage(tmp_path, 7, b"policy", {"a": 1}, metrics, ro, preview_frames=6)
-    assert folder.name == "stage_0007"
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "metrics.json", "policy.pt", "preview.png",
-                                                        "rollout.txt"]
-    assert (folder / "preview.png").read_bytes()[:4] == b"\x89PNG"
-    again = load_deepmimic(folder / "rollout.txt")
-    assert again.fps == pytest.approx(FPS)
-    metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["label"] == "lands" and metrics["first_ground_body"] == "left_knee"
-    assert judge.judge_clip(again).label == "lands"
-    assert judge.judge(again.frames, again.fps).label == "lands and holds"  # shapes alone see no knee down
-    stages.write_index(tmp_path, [stages.index_entry(7, metrics)])
-    assert stages.read_index(tmp_path)[0]["folder"] == "stage_0007"
-    assert not list(tmp_path.glob(".*tmp"))
 
 
 def test_simulator_contacts_decide_the_first_body_down(backflip_rows):

@@ -16,6 +16,7 @@ import pytest
 from trainer_service.rl import progress, stages
 from backflip_addon.core.config import from_dict
 from trainer_service.rl.config import PPOConfig, StageConfig, TrainConfig, to_dict
+from trainer_service.sim.config import SimConfig
 from trainer_service.rl.trainer import CHECKPOINT_NAME, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +36,14 @@ def tiny_config(**stage_overrides) -> TrainConfig:
 def check_run_folder(run: Path) -> list[dict]:
     """stages.json names exactly the complete stage folders, in order, with non-decreasing samples."""
     index = stages.read_index(run)
-    assert [s["index"] for s in index] == list(range(len(index)))
-    assert sorted(p.name for p in run.glob("stage_*")) == [s["folder"] for s in index]
+    assert [s.index for s in index] == list(range(len(index)))
+    assert sorted(p.name for p in run.glob("stage_*")) == [s.folder for s in index]
     for entry in index:
-        folder = run / entry["folder"]
+        folder = run / entry.folder
         assert {p.name for p in folder.iterdir()} == {"policy.pt", "config.json", "metrics.json", "preview.png",
                                                        "rollout.txt"}
-        assert json.loads((folder / "metrics.json").read_text())["samples"] == entry["samples"]
-    assert [s["samples"] for s in index] == sorted(s["samples"] for s in index)
+        assert json.loads((folder / "metrics.json").read_text())["samples"] == entry.samples
+    assert [s.samples for s in index] == sorted(s.samples for s in index)
     assert not list(run.glob(".stage_*"))
     records = [r for r in progress.read_progress(run) if r.get("event") != "eval"]
     samples = [r["samples"] for r in records]
@@ -55,7 +56,7 @@ def test_short_training_on_the_walk_raises_the_normalised_return(tmp_path, motio
     config = TrainConfig(
         total_samples=24_000,
         hold_seconds=0.0,
-        sim={"episode_seconds": 2.0},
+        sim=SimConfig(target_obs=True, episode_seconds=2.0),
         ppo=PPOConfig(num_envs=4, num_steps=128, hidden_sizes=(256, 128), minibatch_size=256, learning_rate=1e-4,
                       critic_learning_rate=2e-3, init_log_std=-2.0, anneal_lr=False),
         stages=StageConfig(first_stage_samples=10**9, eval_every_samples=10**9, perturbed_rollouts=0),
@@ -73,8 +74,8 @@ def test_short_training_on_the_walk_raises_the_normalised_return(tmp_path, motio
     assert late > early + 0.015
     # Deterministic rollout from the clip's start: measured 0.47 -> 0.77.
     first, last = index[0], index[-1]
-    assert first["reasons"][0] == "initial" and last["reasons"][0] == "final"
-    assert last["normalised_return"] > first["normalised_return"] + 0.1
+    assert first.reasons[0] == "initial" and last.reasons[0] == "final"
+    assert last.normalised_return > first.normalised_return + 0.1
     assert (run / progress.CURVE_NAME).read_bytes()[:4] == b"\x89PNG"
     assert list((run / "tensorboard").iterdir())
     saved = from_dict(TrainConfig, json.loads((run / "config.json").read_text()))
@@ -88,7 +89,7 @@ if os.environ.get("KILL_AT_SCHEDULED_STAGE"):
     real = stages.write_stage
     def write_stage(run_dir, index, policy, config, metrics, *args, **kwargs):
         # The worst moment: the checkpoint is taken, the stage folder is not yet in place.
-        if index >= 1 and "schedule" in metrics["reasons"]:
+        if index >= 1 and "schedule" in metrics.reasons:
             os.kill(os.getpid(), signal.SIGKILL)
         return real(run_dir, index, policy, config, metrics, *args, **kwargs)
     stages.write_stage = write_stage
@@ -130,7 +131,7 @@ def test_sigkill_at_any_moment_then_resume_loses_no_stage(tmp_path, backflip_cli
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    before = {s["folder"]: s["samples"] for s in stages.read_index(run)}
+    before = {s.folder: s.samples for s in stages.read_index(run)}
     assert "stage_0001" in before, "the pending stage was finished on resume"
 
     # 3. Resumed to the end.
@@ -139,15 +140,15 @@ def test_sigkill_at_any_moment_then_resume_loses_no_stage(tmp_path, backflip_cli
     assert proc.returncode == 0, err[-3000:]
     summary = json.loads(out.strip().splitlines()[-1])
     index = check_run_folder(run)
-    after = {s["folder"]: s["samples"] for s in index}
+    after = {s.folder: s.samples for s in index}
     for folder, samples in before.items():
         assert after[folder] == samples
     assert summary["samples"] >= max(before.values()) + 1024
     last = [r for r in progress.read_progress(run) if r.get("event") != "eval"][-1]
     assert (last["samples"], last["iterations"]) == (summary["samples"], summary["iterations"])
-    assert index[-1]["reasons"][0] == "final"
+    assert index[-1].reasons[0] == "final"
     # No schedule point is kept twice across the kills.
-    scheduled = [s["samples"] for s in index if "schedule" in s["reasons"]]
+    scheduled = [s.samples for s in index if "schedule" in s.reasons]
     assert len(scheduled) >= 3
     for a, b in zip(scheduled, scheduled[1:]):
         assert b >= stages.scheduled_samples(config.stages, a), (a, b)
@@ -165,7 +166,7 @@ def test_ray_backend_trains_and_writes_the_same_outputs(tmp_path, backflip_clip_
         ray.shutdown()
     index = check_run_folder(run)
     assert state.samples == 512 and state.episodes > 0
-    assert index[0]["reasons"][0] == "initial" and index[-1]["samples"] == 512
+    assert index[0].reasons[0] == "initial" and index[-1].samples == 512
     assert (run / CHECKPOINT_NAME).exists()
 
 
@@ -177,17 +178,18 @@ def test_held_clip_starts_episodes_inside_the_clip_and_resume_keeps_the_simulato
     config = tiny_config()
     config.total_samples = 128
     train(backflip_clip_path, run, config, show_bar=False)
-    sim = json.loads((run / "sim_config.json").read_text())
+    saved = json.loads((run / "config.json").read_text())
     # Starts in the held last pose were 2 of every 3 training samples; the trainer keeps RSI to the clip.
-    assert sim["rsi_window"] == pytest.approx(load_clip(backflip_clip_path).duration)
+    assert saved["sim"]["rsi_window"] == pytest.approx(load_clip(backflip_clip_path).duration)
+    assert not (run / "sim_config.json").exists(), "config.json is the one record of the simulator"
     # A resumed run simulates exactly what it started with, whatever today's defaults say.
-    sim["rsi_window"] = 0.3
-    (run / "sim_config.json").write_text(json.dumps(sim))
+    saved["sim"]["rsi_window"] = 0.3
+    (run / "config.json").write_text(json.dumps(saved))
     assert Trainer(None, run, resume=True).sim_config.rsi_window == 0.3
     explicit = tiny_config()
-    explicit.sim = {"rsi_window": 0.0}
+    explicit.rsi_inside_clip = False
     train(backflip_clip_path, tmp_path / "explicit", dataclasses.replace(explicit, total_samples=128), show_bar=False)
-    assert json.loads((tmp_path / "explicit" / "sim_config.json").read_text())["rsi_window"] == 0.0
+    assert json.loads((tmp_path / "explicit" / "config.json").read_text())["sim"]["rsi_window"] == 0.0
 
 
 def test_resume_drops_stage_folders_removed_by_hand(tmp_path, backflip_clip_path):
@@ -197,7 +199,7 @@ def test_resume_drops_stage_folders_removed_by_hand(tmp_path, backflip_clip_path
     config = tiny_config()
     config.total_samples = 384  # stages: initial (0), schedule (256), final (384)
     train(backflip_clip_path, run, config, show_bar=False)
-    kept = [s["folder"] for s in stages.read_index(run)]
+    kept = [s.folder for s in stages.read_index(run)]
     assert kept == ["stage_0000", "stage_0001", "stage_0002"]
     shutil.rmtree(run / "stage_0001")  # pruned, as for shipping
 
@@ -205,9 +207,9 @@ def test_resume_drops_stage_folders_removed_by_hand(tmp_path, backflip_clip_path
     trainer.config.total_samples = 512
     trainer.run()
     index = stages.read_index(run)
-    assert [s["folder"] for s in index] == ["stage_0000", "stage_0002", "stage_0003"]
-    assert sorted(p.name for p in run.glob("stage_*")) == [s["folder"] for s in index]
-    assert index[-1]["samples"] == 512
+    assert [s.folder for s in index] == ["stage_0000", "stage_0002", "stage_0003"]
+    assert sorted(p.name for p in run.glob("stage_*")) == [s.folder for s in index]
+    assert index[-1].samples == 512
 
 
 def test_learning_rates_decay_linearly_over_the_sample_budget(tmp_path, backflip_clip_path):
@@ -225,10 +227,11 @@ def test_learning_rates_decay_linearly_over_the_sample_budget(tmp_path, backflip
 def test_resume_of_a_checkpoint_from_before_the_hold_milestone_reads_it_off_the_stages(tmp_path, backflip_clip_path):
     import torch
 
+    from trainer_service.rl import checkpoint
     from trainer_service.rl.trainer import Trainer
 
-    def resume_old_checkpoint(held_stage: bool) -> dict:
-        data = torch.load(run / CHECKPOINT_NAME, weights_only=False)
+    def resume_old_checkpoint(held_stage: bool) -> stages.Milestones:
+        data = checkpoint.read(run / CHECKPOINT_NAME)
         del data["state"]["milestones"]["first_hold"]
         data["state"]["stages"][-1].update(landed=held_stage, holds=held_stage)
         torch.save(data, run / CHECKPOINT_NAME)
@@ -240,5 +243,5 @@ def test_resume_of_a_checkpoint_from_before_the_hold_milestone_reads_it_off_the_
     config = tiny_config()
     config.total_samples = 256
     train(backflip_clip_path, run, config, show_bar=False)
-    assert resume_old_checkpoint(held_stage=False)["first_hold"] is False
-    assert resume_old_checkpoint(held_stage=True)["first_hold"] is True
+    assert resume_old_checkpoint(held_stage=False).first_hold is False
+    assert resume_old_checkpoint(held_stage=True).first_hold is True

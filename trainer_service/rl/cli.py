@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -37,6 +38,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     data = json.loads(args.config.read_text()) if args.config else {}
     config = from_dict(TrainConfig, data)
     apply_budget(config, args)
+    config.validate()
     return config
 
 
@@ -50,6 +52,10 @@ def apply_budget(config: TrainConfig, args: argparse.Namespace) -> None:
         if args.samples <= 0:
             raise InvalidInputError(f"--samples must be positive, got {args.samples}", "pass e.g. --samples 2e7")
         config.total_samples = int(args.samples)
+
+
+def _as_dict(entry: stages.StageEntry | None) -> dict | None:
+    return None if entry is None else dataclasses.asdict(entry)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +79,6 @@ def run(args: argparse.Namespace) -> int:
         return 130
     summary = {"samples": state.samples, "iterations": state.iterations, "jumps": state.episodes,
                "wall_seconds": round(state.wall_seconds, 1), "stages": len(state.stages),
-               "first_landing": stages.first_landing(state.stages), "out": str(args.out)}
+               "first_landing": _as_dict(stages.first_landing(state.stages)), "out": str(args.out)}
     print(json.dumps(summary))
     return 0

@@ -11,6 +11,16 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from backflip_addon.core.config import check_types
+from backflip_addon.core.errors import InvalidInputError
+from trainer_service.sim.config import SimConfig
+
+
+def training_sim_config() -> SimConfig:
+    """The simulator as training uses it unless a config says otherwise: the reference pose of the coming
+    step in the observation (see sim/observation.py)."""
+    return SimConfig(target_obs=True)
+
 
 @dataclass
 class PPOConfig:
@@ -112,8 +122,41 @@ class TrainConfig:
     hold_seconds: float = 1.5
     """the clip is played once and its last pose held this long (s), so the policy learns to land and
     stay up; 0 = train on the clip as it is (a wrapping clip then repeats)"""
-    sim: dict = field(default_factory=dict)
-    """overrides of the simulator's SimConfig fields (its own dataclass checks the keys)"""
+    rsi_inside_clip: bool = True
+    """with a held last pose, start episodes only inside the clip itself (sets `sim.rsi_window` to the clip's
+    length when the run starts): starts in the hold were otherwise 2 of every 3 samples, standing still,
+    learnt early and then wasted; False keeps `sim.rsi_window` as given"""
+    sim: SimConfig = field(default_factory=training_sim_config)
+    """the simulator this run trains in; a run folder's config.json holds it with every value resolved"""
+
+    def validate(self) -> None:
+        """Raise InvalidInputError unless every value has its type and a usable range (before a run
+        touches its folder)."""
+        check_types(self)
+        p, st = self.ppo, self.stages
+        positive = {"total_samples": self.total_samples, "ppo.num_steps": p.num_steps,
+                    "ppo.update_epochs": p.update_epochs, "ppo.torch_threads": p.torch_threads, "ppo.minibatch_size": p.minibatch_size,
+                    "ppo.learning_rate": p.learning_rate, "ppo.critic_learning_rate": p.critic_learning_rate,
+                    "stages.first_stage_samples": st.first_stage_samples, "stages.stages_per_decade": st.stages_per_decade,
+                    "stages.eval_every_samples": st.eval_every_samples, "stages.preview_frames": st.preview_frames,
+                    **{f"ppo.hidden_sizes[{i}]": h for i, h in enumerate(p.hidden_sizes)}}
+        not_negative = {"minutes": self.minutes, "checkpoint_seconds": self.checkpoint_seconds,
+                        "hold_seconds": self.hold_seconds, "ppo.num_envs": p.num_envs, "ppo.clip_coef": p.clip_coef,
+                        "ppo.ent_coef": p.ent_coef, "ppo.max_grad_norm": p.max_grad_norm, "ppo.target_kl": p.target_kl,
+                        "ppo.update_threads": p.update_threads,
+                        "stages.extra_seconds": st.extra_seconds, "stages.perturbed_rollouts": st.perturbed_rollouts,
+                        "stages.perturb_std": st.perturb_std}
+        for name, value in positive.items():
+            if value <= 0:
+                raise InvalidInputError(f"config {name} must be positive, got {value}", "fix the value in the config file")
+        for name, value in not_negative.items():
+            if value < 0:
+                raise InvalidInputError(f"config {name} must be >= 0, got {value}", "fix the value in the config file")
+        for name, value in {"ppo.gamma": p.gamma, "ppo.gae_lambda": p.gae_lambda}.items():
+            if not 0.0 < value <= 1.0:
+                raise InvalidInputError(f"config {name} must lie in (0, 1], got {value}", "e.g. 0.95")
+        if not p.hidden_sizes:
+            raise InvalidInputError("config ppo.hidden_sizes is empty", "e.g. [1024, 512]")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -98,7 +98,7 @@ class Progress:
             self._bar.close()
 
 
-def draw_learning_curve(run_dir: Path, stages: list[dict], control_hz: float = 30.0) -> None:
+def draw_learning_curve(run_dir: Path, stages: list, control_hz: float = 30.0) -> None:
     """learning_curve.png vs samples: the evaluated normalised return, the training reward per step and
     episode length (how long the character stays up), with the kept stages marked (green: landed)."""
     import matplotlib
@@ -122,7 +122,7 @@ def draw_learning_curve(run_dir: Path, stages: list[dict], control_hz: float = 3
         ax.plot([r["samples"] / 1e6 for r in evals], [r["eval/normalised_return"] for r in evals], "o-",
                 color="#ff7f0e", ms=3, label="deterministic rollout from clip start: normalised return")
     for s in stages:
-        ax.axvline(s["samples"] / 1e6, color="#2ca02c" if s.get("landed") else "#999999", lw=0.6, ls=":")
+        ax.axvline(s.samples / 1e6, color="#2ca02c" if s.landed else "#999999", lw=0.6, ls=":")
     ax.axhline(0.729, color="#d62728", lw=0.8, ls="--", label="DeepMimic backflip 0.729")
     ax.set_xlabel("samples (millions)")
     ax.set_ylabel("normalised return")

@@ -15,13 +15,15 @@ import logging
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from backflip_addon.core.clip import MotionClip, dumps_deepmimic
+from backflip_addon.core.config import check_keys
+from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.files import atomic_write_text, write_atomic
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import ROOT_ROT, humanoid3d
@@ -63,22 +65,125 @@ class Milestones:
     best_return: float = -1.0
 
 
-def milestone_reasons(metrics: dict, reached: Milestones, margin: float) -> list[str]:
+def milestone_reasons(metrics: "StageMetrics", reached: Milestones, margin: float) -> list[str]:
     """Milestones that an evaluation newly reaches (updates `reached`)."""
     reasons = []
-    if not reached.first_rotation and metrics["rotation_deg"] >= judge.LANDING_ROTATION:
+    if not reached.first_rotation and metrics.rotation_deg >= judge.LANDING_ROTATION:
         reached.first_rotation = True
         reasons.append("first full rotation")
-    if not reached.first_landing and metrics["landed"]:
+    if not reached.first_landing and metrics.landed:
         reached.first_landing = True
         reasons.append("first landing")
-    if not reached.first_hold and metrics["landed"] and metrics["holds"]:
+    if not reached.first_hold and metrics.landed and metrics.holds:
         reached.first_hold = True
         reasons.append("first landing that holds")
-    if metrics["normalised_return"] >= reached.best_return + margin:
-        reached.best_return = metrics["normalised_return"]
+    if metrics.normalised_return >= reached.best_return + margin:
+        reached.best_return = metrics.normalised_return
         reasons.append("best return")
     return reasons
+
+
+# --- records ------------------------------------------------------------------------------------
+@dataclass
+class PerturbedMetrics:
+    """The verdict of one seeded rollout with noise on the actions."""
+
+    normalised_return: float
+    rotation_deg: float
+    landed: bool
+    label: str
+    time_until_fall: float | None
+
+
+@dataclass
+class StageMetrics:
+    """One evaluation of a policy (judge's verdict, perturbed rollouts) plus, for a kept stage, the
+    training counters and why it was kept: the content of a stage's `metrics.json`."""
+
+    normalised_return: float
+    rotation_deg: float
+    landed: bool
+    holds: bool
+    first_ground_body: str | None
+    time_until_fall: float | None
+    landing_time: float | None
+    label: str
+    perturbed: list[PerturbedMetrics] | None = None
+    """None until the perturbed rollouts ran (they run only for a stage that is kept)"""
+    perturbed_landed: int | None = None
+    perturbed_mean_return: float | None = None
+    samples: int = 0
+    iterations: int = 0
+    episodes: int = 0
+    wall_seconds: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    index: int = -1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StageMetrics":
+        check_keys(cls, data)
+        perturbed = data.get("perturbed")
+        if perturbed is not None:
+            perturbed = [_record(PerturbedMetrics, p) for p in perturbed]
+        return _record(cls, {**data, "perturbed": perturbed})
+
+
+@dataclass
+class StageEntry:
+    """The short record of a kept stage in the run's `stages.json` index."""
+
+    index: int
+    folder: str
+    """the stage folder's name inside the run folder; always `stage_folder_name(index)`"""
+    samples: int = 0
+    iterations: int = 0
+    episodes: int = 0
+    wall_seconds: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    label: str = ""
+    normalised_return: float = 0.0
+    rotation_deg: float = 0.0
+    landed: bool = False
+    holds: bool = False
+    first_ground_body: str | None = None
+    time_until_fall: float | None = None
+    perturbed_landed: int | None = None
+
+    def __post_init__(self) -> None:
+        # The index travels with run folders copied between machines: a folder name is never a path.
+        if not isinstance(self.index, int) or self.folder != stage_folder_name(self.index):
+            raise InvalidInputError(f"stage entry {self.index!r} names folder {self.folder!r}, expected "
+                                    f"{stage_folder_name(self.index) if isinstance(self.index, int) else 'stage_NNNN'}",
+                                    "the run folder's stages.json or checkpoint was edited or damaged: restore it")
+
+    @classmethod
+    def of(cls, metrics: StageMetrics) -> "StageEntry":
+        keep = {f.name for f in dataclasses.fields(cls)} - {"folder"}
+        return cls(folder=stage_folder_name(metrics.index),
+                   **{k: v for k, v in dataclasses.asdict(metrics).items() if k in keep})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "StageEntry":
+        check_keys(cls, data)
+        return _record(cls, data)
+
+    def path(self, run_dir: Path) -> Path:
+        return Path(run_dir) / self.folder
+
+
+def _record(cls: type, data: dict):
+    try:
+        return cls(**data)
+    except TypeError as exc:  # a missing required field
+        raise InvalidInputError(f"{cls.__name__} record is incomplete: {exc}", "the file was edited or damaged") from None
+
+
+def read_metrics(folder: Path) -> StageMetrics:
+    """A stage folder's `metrics.json`."""
+    return StageMetrics.from_dict(json.loads((Path(folder) / "metrics.json").read_text()))
 
 
 # --- evaluation ----------------------------------------------------------------------------------
@@ -117,16 +222,14 @@ def run_rollout(env, policy: Callable[[np.ndarray], np.ndarray], steps: int, noi
     return Rollout(np.array(rows), np.array(rewards), fell_step, float(env.config.control_hz), contacts)
 
 
-def rollout_metrics(ro: Rollout, clip_duration: float) -> dict:
+def rollout_metrics(ro: Rollout, clip_duration: float) -> StageMetrics:
     """Metrics of one rollout (see judge); the normalised return covers one clip from its start and,
     like DeepMimic's early termination, scores nothing after the first fall."""
     verdict = judge.judge(ro.rows, ro.fps, ro.contacts)
     episode_steps = max(1, int(round(clip_duration * ro.fps)))
     rewards = ro.rewards if ro.fell_step is None else ro.rewards[: ro.fell_step + 1]
-    return {
-        "normalised_return": judge.normalised_return(rewards, episode_steps),
-        **dataclasses.asdict(verdict),
-    }
+    return StageMetrics(normalised_return=judge.normalised_return(rewards, episode_steps),
+                        **dataclasses.asdict(verdict))
 
 
 def _rollout_steps(env, clip_duration: float, config: StageConfig) -> int:
@@ -134,30 +237,26 @@ def _rollout_steps(env, clip_duration: float, config: StageConfig) -> int:
 
 
 def evaluate(env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float, config: StageConfig,
-             seed: int = 0, perturbed: bool = True) -> tuple[dict, Rollout]:
+             seed: int = 0, perturbed: bool = True) -> tuple[StageMetrics, Rollout]:
     """Deterministic rollout from the clip's start, plus (with `perturbed`) the seeded noisy ones of
-    `evaluate_perturbed`; milestone checks judge the deterministic one alone."""
+    `add_perturbed`; milestone checks judge the deterministic one alone."""
     main = run_rollout(env, policy, _rollout_steps(env, clip_duration, config), seed=seed)
     metrics = rollout_metrics(main, clip_duration)
     if perturbed:
-        metrics.update(evaluate_perturbed(env, policy, clip_duration, config, seed))
+        add_perturbed(metrics, env, policy, clip_duration, config, seed)
     return metrics, main
 
 
-def evaluate_perturbed(env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float, config: StageConfig,
-                       seed: int = 0) -> dict:
-    """The metrics of `perturbed_rollouts` seeded rollouts with Gaussian noise on the actions."""
+def add_perturbed(metrics: StageMetrics, env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float,
+                  config: StageConfig, seed: int = 0) -> None:
+    """Fill `metrics.perturbed*` from `perturbed_rollouts` seeded rollouts with Gaussian noise on the actions."""
     steps = _rollout_steps(env, clip_duration, config)
-    perturbed = [
-        rollout_metrics(run_rollout(env, policy, steps, config.perturb_std, seed=seed + 1 + k), clip_duration)
-        for k in range(config.perturbed_rollouts)
-    ]
-    return {
-        "perturbed": [{k: m[k] for k in ("normalised_return", "rotation_deg", "landed", "label", "time_until_fall")}
-                      for m in perturbed],
-        "perturbed_landed": sum(m["landed"] for m in perturbed),
-        "perturbed_mean_return": float(np.mean([m["normalised_return"] for m in perturbed])) if perturbed else None,
-    }
+    runs = [rollout_metrics(run_rollout(env, policy, steps, config.perturb_std, seed=seed + 1 + k), clip_duration)
+            for k in range(config.perturbed_rollouts)]
+    metrics.perturbed = [PerturbedMetrics(m.normalised_return, m.rotation_deg, m.landed, m.label, m.time_until_fall)
+                         for m in runs]
+    metrics.perturbed_landed = sum(m.landed for m in runs)
+    metrics.perturbed_mean_return = float(np.mean([m.normalised_return for m in runs])) if runs else None
 
 
 # --- on disk -------------------------------------------------------------------------------------
@@ -165,19 +264,19 @@ def stage_folder_name(index: int) -> str:
     return f"stage_{index:04d}"
 
 
-def write_stage(run_dir: Path, index: int, policy_bytes: bytes, config: dict, metrics: dict, rollout: Rollout,
-                preview_frames: int) -> Path:
+def write_stage(run_dir: Path, index: int, policy_bytes: bytes, config: dict, metrics: StageMetrics,
+                rollout: Rollout, preview_frames: int) -> Path:
     """Assemble a stage folder under a hidden name and rename it into place (replacing a stale one)."""
     final = run_dir / stage_folder_name(index)
-    tmp = run_dir / f".{final.name}.tmp"
+    tmp = run_dir / f".{final.name}.{os.getpid()}.tmp"  # one per process: see trainer's run lock
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "policy.pt").write_bytes(policy_bytes)
     (tmp / "config.json").write_text(json.dumps(config, indent=1))
-    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (tmp / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=1))
     rows = rollout.rows.copy()
     rows[:, 0] = 1.0 / rollout.fps
-    extras = {"Source": f"trainer stage {index}: {metrics.get('label', '')}"}
+    extras = {"Source": f"trainer stage {index}: {metrics.label}"}
     if rollout.contacts is not None:
         extras[judge.CONTACTS_KEY] = rollout.contacts
     clip = MotionClip(rows, loop="none", extras=extras)
@@ -186,7 +285,7 @@ def write_stage(run_dir: Path, index: int, policy_bytes: bytes, config: dict, me
         clip.extras.pop(judge.CONTACTS_KEY, None)  # per control step; no longer one per frame
     (tmp / "rollout.txt").write_text(dumps_deepmimic(clip))
     draw_preview(rollout.rows, rollout.fps, tmp / "preview.png", preview_frames,
-                 title=f"stage {index} · {metrics.get('samples', 0):,} samples · {metrics.get('label', '')}")
+                 title=f"stage {index} · {metrics.samples:,} samples · {metrics.label}")
     for child in tmp.iterdir():
         with open(child, "rb") as handle:
             os.fsync(handle.fileno())
@@ -196,34 +295,212 @@ def write_stage(run_dir: Path, index: int, policy_bytes: bytes, config: dict, me
     return final
 
 
-def write_index(run_dir: Path, entries: list[dict]) -> None:
+def write_index(run_dir: Path, entries: list[StageEntry]) -> None:
     """Rewrite `stages.json` atomically."""
-    payload = {"format": INDEX_FORMAT, "stages": sorted(entries, key=lambda e: e["index"])}
+    payload = {"format": INDEX_FORMAT, "stages": [dataclasses.asdict(e) for e in sorted(entries, key=lambda e: e.index)]}
     atomic_write_text(run_dir / INDEX_NAME, json.dumps(payload, indent=1))
 
 
-def read_index(run_dir: Path) -> list[dict]:
-    path = run_dir / INDEX_NAME
+def read_index(run_dir: Path) -> list[StageEntry]:
+    """The stages of a run folder's `stages.json` (empty when it has none)."""
+    path = Path(run_dir) / INDEX_NAME
     if not path.exists():
         return []
-    return json.loads(path.read_text())["stages"]
+    try:
+        data = json.loads(path.read_text())
+        records = data["stages"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"{path} is not a stage index ({exc})", "restore the run folder's stages.json") from None
+    if data.get("format") != INDEX_FORMAT or not isinstance(records, list):
+        raise InvalidInputError(f"{path}: stage index format {data.get('format')!r}, expected {INDEX_FORMAT}",
+                                "restore the run folder's stages.json")
+    return [StageEntry.from_dict(r) for r in records]
 
 
-def first_landing(entries: list[dict]) -> dict | None:
+def first_landing(entries: list[StageEntry]) -> StageEntry | None:
     """The first landed stage of a `stages.json` index, or None."""
-    return next((e for e in entries if e.get("landed")), None)
+    return next((e for e in entries if e.landed), None)
 
 
-def first_hold(entries: list[dict]) -> dict | None:
+def first_hold(entries: list[StageEntry]) -> StageEntry | None:
     """The first stage of a `stages.json` index that landed and held, or None."""
-    return next((e for e in entries if e.get("landed") and e.get("holds")), None)
+    return next((e for e in entries if e.landed and e.holds), None)
 
 
-def index_entry(index: int, metrics: dict) -> dict:
-    """The short record of a stage kept in `stages.json`."""
-    keys = ("samples", "iterations", "episodes", "wall_seconds", "reasons", "label", "normalised_return",
-            "rotation_deg", "landed", "holds", "first_ground_body", "time_until_fall", "perturbed_landed")
-    return {"index": index, "folder": stage_folder_name(index), **{k: metrics.get(k) for k in keys}}
+# --- bookkeeping ---------------------------------------------------------------------------------
+@dataclass
+class PendingStage:
+    """A stage whose checkpoint is written but whose folder may not be (see `StageKeeper`)."""
+
+    index: int
+    metrics: StageMetrics
+
+
+@dataclass
+class RunState:
+    """Training counters and stage bookkeeping: what every checkpoint saves besides the networks."""
+
+    samples: int = 0
+    iterations: int = 0
+    episodes: int = 0
+    wall_seconds: float = 0.0
+    next_stage_samples: int = 0
+    next_eval_samples: int = 0
+    stage_count: int = 0
+    stages: list[StageEntry] = field(default_factory=list)
+    pending_stage: PendingStage | None = None
+    milestones: Milestones = field(default_factory=Milestones)
+
+    def counters(self) -> dict:
+        return {"samples": self.samples, "iterations": self.iterations, "episodes": self.episodes,
+                "wall_seconds": round(self.wall_seconds, 1)}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunState":
+        """Read back `to_dict`; also the states of older checkpoints."""
+        data = {k: v for k, v in data.items() if k != "first_landing"}  # first sessions: now read off the stages
+        check_keys(cls, data)
+        entries = [StageEntry.from_dict(e) for e in data.get("stages", [])]
+        pending = data.get("pending_stage")
+        if pending is not None:
+            pending = PendingStage(int(pending["index"]), StageMetrics.from_dict(pending["metrics"]))
+        milestones = dict(data.get("milestones", {}))
+        # Checkpoints from before the "first landing that holds" milestone: read it off the stage list.
+        milestones.setdefault("first_hold", first_hold(entries) is not None)
+        check_keys(Milestones, milestones)
+        return _record(cls, {**data, "stages": entries, "pending_stage": pending,
+                             "milestones": Milestones(**milestones)})
+
+
+@dataclass
+class Evaluator:
+    """What judging the policy in training needs: the evaluation env (no early termination) and the policy."""
+
+    env: Any
+    policy: Callable[[np.ndarray], np.ndarray]
+    """the deterministic policy; it follows the training weights as they change"""
+    clip_duration: float
+    config: StageConfig
+    seed: int
+
+    def evaluate(self, perturbed: bool) -> tuple[StageMetrics, Rollout]:
+        return evaluate(self.env, self.policy, self.clip_duration, self.config, self.seed, perturbed)
+
+    def add_perturbed(self, metrics: StageMetrics) -> None:
+        add_perturbed(metrics, self.env, self.policy, self.clip_duration, self.config, self.seed)
+
+
+class StageKeeper:
+    """Decides after every update whether the policy becomes a stage, and writes it.
+
+    Crash consistency: a stage is first recorded as pending in a checkpoint taken with exactly the
+    stage's policy, then its folder is assembled and renamed into place, then stages.json is rewritten.
+    `recover` (on resume) finishes a pending stage whose folder is missing by re-evaluating that policy,
+    so no stage is lost and stages.json never names a folder that does not exist.
+    """
+
+    def __init__(self, run_dir: Path, state: RunState, evaluator: Evaluator, snapshot: Callable[[], bytes],
+                 stage_config: dict, save_checkpoint: Callable[[], None], record: Callable[[dict], None],
+                 control_hz: float) -> None:
+        self.run_dir = Path(run_dir)
+        self.state = state
+        self.evaluator = evaluator
+        self.config = evaluator.config
+        self.snapshot = snapshot
+        self.stage_config = stage_config
+        self.save_checkpoint = save_checkpoint
+        self.record = record
+        self.control_hz = control_hz
+        self._last_eval: tuple[int, StageMetrics, Rollout] | None = None
+
+    def consider(self, force_reason: str | None = None) -> None:
+        """Evaluate when due (or forced) and keep a stage for the schedule, a milestone or `force_reason`."""
+        s, cfg = self.state, self.config
+        scheduled = s.samples >= s.next_stage_samples
+        if not (scheduled or s.samples >= s.next_eval_samples or force_reason):
+            return
+        fresh = self._last_eval is None or self._last_eval[0] != s.samples
+        if not fresh and (not force_reason or (s.stages and s.stages[-1].samples == s.samples)):
+            return  # this policy was judged (and kept if it earned it) a moment ago
+        if fresh:
+            metrics, rollout = self.evaluator.evaluate(perturbed=False)  # perturbed ones only for a kept stage
+            self._last_eval = (s.samples, metrics, rollout)
+            self.record({"event": "eval", **s.counters(), "eval/normalised_return": metrics.normalised_return,
+                         "eval/rotation_deg": metrics.rotation_deg, "eval/landed": float(metrics.landed),
+                         "eval/label": metrics.label})
+        metrics, rollout = self._last_eval[1:]
+        reasons = milestone_reasons(metrics, s.milestones, cfg.best_return_margin)
+        reasons[:0] = [r for r in (force_reason, "schedule" if scheduled else None) if r]
+        # Advance the schedule before the stage's checkpoint, so a resumed run does not keep it twice.
+        while s.next_eval_samples <= s.samples:
+            s.next_eval_samples += cfg.eval_every_samples
+        s.next_stage_samples = scheduled_samples(cfg, s.samples)
+        if reasons:
+            if metrics.perturbed is None:
+                self.evaluator.add_perturbed(metrics)
+            self._keep(reasons, metrics, rollout)
+
+    def _keep(self, reasons: list[str], evaluation: StageMetrics, rollout: Rollout) -> None:
+        s = self.state
+        index = s.stage_count
+        metrics = dataclasses.replace(evaluation, **s.counters(), reasons=reasons, index=index)
+        s.stage_count += 1
+        s.pending_stage = PendingStage(index, metrics)
+        self.save_checkpoint()  # holds exactly this stage's policy
+        self._write(metrics, rollout)
+        s.stages.append(StageEntry.of(metrics))
+        s.pending_stage = None
+        write_index(self.run_dir, s.stages)
+        log.info("stage %d at %s samples (%s): %s, return %.3f, rotation %.0f°", index, f"{s.samples:,}",
+                 ", ".join(reasons), metrics.label, metrics.normalised_return, metrics.rotation_deg)
+        self.draw_curve()
+
+    def _write(self, metrics: StageMetrics, rollout: Rollout) -> None:
+        write_stage(self.run_dir, metrics.index, self.snapshot(), self.stage_config, metrics, rollout,
+                    self.config.preview_frames)
+
+    def draw_curve(self) -> None:
+        from .progress import draw_learning_curve
+
+        draw_learning_curve(self.run_dir, self.state.stages, self.control_hz)
+
+    def recover(self) -> None:
+        """After a kill: drop half-built folders, finish a pending stage, rewrite stages.json."""
+        s = self.state
+        for tmp in self.run_dir.glob(".stage_*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
+        pending = s.pending_stage
+        if pending is not None:
+            folder = self.run_dir / stage_folder_name(pending.index)
+            if folder.exists():
+                metrics = read_metrics(folder)
+            else:
+                log.info("finishing stage %d, interrupted by the kill", pending.index)
+                metrics = pending.metrics
+                _, rollout = self.evaluator.evaluate(perturbed=True)
+                self._write(metrics, rollout)
+            if all(e.index != pending.index for e in s.stages):
+                s.stages.append(StageEntry.of(metrics))
+            s.pending_stage = None
+        if s.stages:  # a checkpoint taken inside a stage already counts that stage's schedule point
+            last = max(e.samples for e in s.stages)
+            s.next_stage_samples = max(s.next_stage_samples, scheduled_samples(self.config, last))
+        # A kept stage's folder is in place before the stage enters the list, so a missing one was removed
+        # by hand (a run pruned for shipping, a stage the user did not want): stages.json must not name it.
+        removed = [e for e in s.stages if not e.path(self.run_dir).is_dir()]
+        for entry in removed:
+            log.warning("%s was removed from the run folder; dropped from stages.json", entry.folder)
+        s.stages = [e for e in s.stages if e not in removed]
+        # Folders a killed session made past the checkpoint cannot exist (see above), but a stage index
+        # beyond the checkpoint's count would be a stranger's: leave it, warn.
+        known = {e.folder for e in s.stages}
+        for folder in self.run_dir.glob("stage_*"):
+            if folder.name not in known:
+                log.warning("%s is not part of this run's checkpoint; left alone", folder)
+        write_index(self.run_dir, s.stages)
 
 
 # --- preview -------------------------------------------------------------------------------------
