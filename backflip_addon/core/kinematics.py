@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rotations as rot
-from .skeleton import CLIP_COLUMNS, ROOT_POS, ROOT_ROT, Skeleton, humanoid3d
+from .skeleton import JOINTS, ROOT_POS, ROOT_ROT, Skeleton, humanoid3d
 
 
 def local_rotations(frames: np.ndarray, skeleton: Skeleton | None = None) -> np.ndarray:
@@ -13,12 +13,12 @@ def local_rotations(frames: np.ndarray, skeleton: Skeleton | None = None) -> np.
     frames = np.atleast_2d(frames)
     out = np.tile(rot.IDENTITY, (len(frames), len(skeleton.bodies), 1))
     out[:, 0] = rot.normalize(frames[:, ROOT_ROT])
-    for name, start, width in CLIP_COLUMNS:
-        i = skeleton.index(name)
-        if width == 4:
-            out[:, i] = rot.normalize(frames[:, start : start + 4])
+    for j in JOINTS:
+        i = skeleton.index(j.name)
+        if j.ball:
+            out[:, i] = rot.normalize(frames[:, j.column : j.column + 4])
         else:
-            out[:, i] = rot.from_axis_angle(np.array(skeleton.bodies[i].axis), frames[:, start])
+            out[:, i] = rot.from_axis_angle(np.array(skeleton.bodies[i].axis), frames[:, j.column])
     return out
 
 

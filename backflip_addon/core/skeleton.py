@@ -137,26 +137,85 @@ def humanoid3d() -> Skeleton:
     return Skeleton(tuple(bodies))
 
 
-# Layout of a DeepMimic clip row: which columns hold which joint's rotation.
-# (name, first column, width); width 4 = quaternion (w, x, y, z), 1 = revolute angle (radians).
-CLIP_COLUMNS: tuple[tuple[str, int, int], ...] = (
-    ("chest", 8, 4),
-    ("neck", 12, 4),
-    ("right_hip", 16, 4),
-    ("right_knee", 20, 1),
-    ("right_ankle", 21, 4),
-    ("right_shoulder", 25, 4),
-    ("right_elbow", 29, 1),
-    ("left_hip", 30, 4),
-    ("left_knee", 34, 1),
-    ("left_ankle", 35, 4),
-    ("left_shoulder", 39, 4),
-    ("left_elbow", 43, 1),
-)
-FRAME_WIDTH = 44
-# First column of every quaternion in a row: the root's, then each spherical joint's.
-QUAT_COLUMNS = [4] + [start for _, start, width in CLIP_COLUMNS if width == 4]
+# --- the joint layout: the one place that says which joint is a ball (4 numbers) or a hinge (1) ---
+@dataclass(frozen=True)
+class Joint:
+    """One controlled joint of humanoid3d, in clip order."""
+
+    name: str
+    """its body's name; the body index is also its pybullet link index"""
+    column: int
+    """first column of the joint in a DeepMimic clip row"""
+    width: int
+    """4: ball joint, a quaternion (w, x, y, z); 1: hinge, an angle (radians) about the body's axis"""
+
+    @property
+    def ball(self) -> bool:
+        return self.width == 4
+
+    @property
+    def link(self) -> int:
+        return humanoid3d().index(self.name)
+
+    @property
+    def action_size(self) -> int:
+        """numbers of the joint in a policy action: an exponential map (3) or an angle (1)"""
+        return 3 if self.ball else 1
+
+
+def _layout(widths: tuple[tuple[str, int], ...], first_column: int) -> tuple[Joint, ...]:
+    joints, column = [], first_column
+    for name, width in widths:
+        joints.append(Joint(name, column, width))
+        column += width
+    return tuple(joints)
+
+
 ROOT_POS = slice(1, 4)
 ROOT_ROT = slice(4, 8)
+JOINTS: tuple[Joint, ...] = _layout((
+    ("chest", 4), ("neck", 4),
+    ("right_hip", 4), ("right_knee", 1), ("right_ankle", 4), ("right_shoulder", 4), ("right_elbow", 1),
+    ("left_hip", 4), ("left_knee", 1), ("left_ankle", 4), ("left_shoulder", 4), ("left_elbow", 1),
+), first_column=ROOT_ROT.stop)
+FRAME_WIDTH = JOINTS[-1].column + JOINTS[-1].width
+JOINT_NAMES = tuple(j.name for j in JOINTS)
+JOINT_LINKS = tuple(j.link for j in JOINTS)
+BALL_JOINTS = tuple(j for j in JOINTS if j.ball)
+HINGE_JOINTS = tuple(j for j in JOINTS if not j.ball)
+IS_BALL = np.array([j.ball for j in JOINTS])
+"""per joint in clip order: True for a ball joint"""
+BALL_COLUMNS = np.array([j.column for j in BALL_JOINTS])
+HINGE_COLUMNS = np.array([j.column for j in HINGE_JOINTS])
+# (name, first column, width) per joint: the tuple form of JOINTS.
+CLIP_COLUMNS: tuple[tuple[str, int, int], ...] = tuple((j.name, j.column, j.width) for j in JOINTS)
+# First column of every quaternion in a row: the root's, then each ball joint's.
+QUAT_COLUMNS = [ROOT_ROT.start] + BALL_COLUMNS.tolist()
+ACTION_SIZE = sum(j.action_size for j in JOINTS)
+# Where each ball joint's exponential map and each hinge's angle sit in a policy action vector.
+_action_starts = np.cumsum([0] + [j.action_size for j in JOINTS])[:-1]
+ACTION_BALL_INDEX = np.concatenate([np.arange(s, s + 3) for s, j in zip(_action_starts, JOINTS) if j.ball])
+ACTION_HINGE_INDEX = np.array([s for s, j in zip(_action_starts, JOINTS) if not j.ball])
 END_EFFECTORS = ("right_ankle", "right_wrist", "left_ankle", "left_wrist")
 FEET = ("right_ankle", "left_ankle")
+
+
+def joint(name: str) -> Joint:
+    """The controlled joint called `name`."""
+    for j in JOINTS:
+        if j.name == name:
+            return j
+    raise BackflipError(f"humanoid3d has no controlled joint named {name!r}", f"use one of {list(JOINT_NAMES)}")
+
+
+def split_joints(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ball-joint quaternions (..., 8, 4) and hinge angles (..., 4) of DeepMimic rows (..., 44)."""
+    ball = np.stack([frames[..., c : c + 4] for c in BALL_COLUMNS], axis=-2)
+    return ball, frames[..., HINGE_COLUMNS]
+
+
+def set_joints(frames: np.ndarray, ball: np.ndarray, hinge: np.ndarray) -> None:
+    """Write ball-joint quaternions (..., 8, 4) and hinge angles (..., 4) into DeepMimic rows (..., 44)."""
+    for k, c in enumerate(BALL_COLUMNS):
+        frames[..., c : c + 4] = ball[..., k, :]
+    frames[..., HINGE_COLUMNS] = hinge

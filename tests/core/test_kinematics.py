@@ -92,3 +92,28 @@ def test_fk_rotations_compose_parent_and_local(backflip_clip_path: Path) -> None
     chest = skeleton.index("chest")
     expected = rot.multiply(rot.normalize(frames[:, 4:8]), rot.normalize(frames[:, 8:12]))
     assert np.max(rot.angle_between(world[:, chest], expected)) < 1e-9
+
+
+def test_the_joint_layout_is_the_clip_row_and_the_urdf_links() -> None:
+    import numpy as np
+
+    from backflip_addon.core import skeleton
+
+    joints = skeleton.JOINTS
+    assert [j.column for j in joints][0] == skeleton.ROOT_ROT.stop and skeleton.FRAME_WIDTH == 44
+    assert all(a.column + a.width == b.column for a, b in zip(joints, joints[1:])), "columns are contiguous"
+    # Ball joints are exactly the bodies the URDF joins with a spherical joint, hinges the revolute ones.
+    body = skeleton.humanoid3d().bodies
+    assert [body[j.link].joint_type for j in joints] == ["spherical" if j.ball else "revolute" for j in joints]
+    controlled = {b.name for b in body if b.joint_type in ("spherical", "revolute")}
+    assert set(skeleton.JOINT_NAMES) == controlled
+    assert skeleton.ACTION_SIZE == 28
+    assert sorted(skeleton.ACTION_BALL_INDEX.tolist() + skeleton.ACTION_HINGE_INDEX.tolist()) == list(range(28))
+    rows = np.random.default_rng(3).normal(size=(5, 44))
+    ball, hinge = skeleton.split_joints(rows)
+    assert ball.shape == (5, 8, 4) and hinge.shape == (5, 4)
+    assert np.array_equal(ball[:, 2], rows[:, 16:20]) and np.array_equal(hinge[:, 1], rows[:, 29])
+    again = rows.copy()
+    again[:, 8:] = 0.0
+    skeleton.set_joints(again, ball, hinge)
+    assert np.array_equal(again, rows)

@@ -109,3 +109,35 @@ def test_target_observation_is_the_reference_in_the_heading_frame(backflip) -> N
     turned_ref = SimpleNamespace(body_pos={row: turn(ref.body_pos[row])}, root_rot={row: rot.multiply(yaw, ref.root_rot[row])},
                                  joint_rot=ref.joint_rot, joint_angle=ref.joint_angle)
     np.testing.assert_allclose(observe(turned_state, 0.3, turned_ref, row), full, atol=1e-5)
+
+
+def test_termination_rules_without_pybullet() -> None:
+    import subprocess
+    import sys
+
+    from trainer_service.sim.character import LINK_NAMES
+    from trainer_service.sim.termination import episode_ending, first_fall_contact
+
+    knee, ankle, ground = LINK_NAMES.index("right_knee"), LINK_NAMES.index("left_ankle"), 0
+    config = SimConfig(episode_seconds=1.0)  # 240 rows; 8 physics steps per control step
+    feet_only = episode_ending([(ankle, ground)], 0.2, row=80, start_row=0, reference_rows=1000, config=config)
+    assert feet_only == episode_ending([], 0.2, 80, 0, 1000, config)
+    assert not (feet_only.terminated or feet_only.truncated or feet_only.fell) and feet_only.first_contact is None
+    fall = episode_ending([(ankle, ground), (knee, ground)], 0.2, 80, 0, 1000, config)
+    assert fall.terminated and fall.fell and fall.first_contact == "right_knee" and not fall.truncated
+    assert first_fall_contact([(-1, ground)]) == "root"  # the base link
+    # Without fall termination a fall is reported but the episode goes on.
+    no_et = SimConfig(episode_seconds=1.0, fall_termination=False)
+    kept = episode_ending([(knee, ground)], 0.2, 80, 0, 1000, no_et)
+    assert kept.fell and not kept.terminated
+    # Too far from the reference ends it; 0 switches that off.
+    assert episode_ending([], 1.01, 80, 0, 1000, config).terminated
+    assert not episode_ending([], 5.0, 80, 0, 1000, SimConfig(pose_termination_distance=0.0)).terminated
+    # Time limit (240 rows after the start) and the reference's last rows truncate; a failure wins over both.
+    assert episode_ending([], 0.2, 340, 100, 1000, config).truncated
+    assert not episode_ending([], 0.2, 339, 100, 1000, config).truncated
+    assert episode_ending([], 0.2, 92, 0, 100, config).truncated and not episode_ending([], 0.2, 91, 0, 100, config).truncated
+    ended = episode_ending([(knee, ground)], 0.2, 340, 100, 1000, config)
+    assert ended.terminated and not ended.truncated
+    code = "import sys, trainer_service.sim.termination, trainer_service.sim.rewards; sys.exit('pybullet' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "the pure maths must not load pybullet"

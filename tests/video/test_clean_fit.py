@@ -9,6 +9,7 @@ import pytest
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import load_clip
 from backflip_addon.core.kinematics import forward_kinematics
+from backflip_addon.core.skeleton import split_joints
 from trainer_service.video import clean, fit
 from trainer_service.video.pose import KEY_LANDMARKS, MIRROR, Detections, PoseEstimator
 from trainer_service.video.read import Trim, read_video
@@ -100,9 +101,7 @@ def test_torch_body_matches_numpy_kinematics(mocap):
     import torch
 
     frames = mocap[::7]
-    cols = {name: start for name, start, _ in fit.CLIP_COLUMNS}
-    ball = np.stack([frames[:, cols[b] : cols[b] + 4] for b in fit._BALL], 1)
-    hinge = np.stack([frames[:, cols[h]] for h in fit._HINGE], 1)
+    ball, hinge = split_joints(frames)
     args = [torch.tensor(a, dtype=torch.float32) for a in (frames[:, 1:4], frames[:, 4:8], ball, hinge)]
     sites, _, _ = fit._TorchBody(torch).forward(*args)
     assert np.abs(sites.numpy() - fit.site_positions(frames)).max() < 1e-5  # metres
@@ -129,3 +128,114 @@ def test_frames_reach_the_callback_as_decoded():
     seen = []
     video = read_video(SAMPLE, Trim(start_frame=3, end_frame=9), on_frame=seen.append)
     assert len(seen) == 6 and all(a is b for a, b in zip(seen, video.frames))
+
+
+def test_landmark_names_are_mediapipes():
+    import mediapipe as mp
+
+    from trainer_service.video.pose import Landmark
+
+    assert {m.name: int(m) for m in Landmark} == {m.name: int(m) for m in mp.solutions.pose.PoseLandmark}
+
+
+def test_foot_sites_are_each_foots_ankle_heel_and_toe():
+    bodies = [[fit.SITES[i][1] for i in foot] for foot in fit.FOOT_SITES]
+    assert bodies == [["right_ankle"] * 3, ["left_ankle"] * 3]
+    assert {fit.SITES[i][0].name for i in fit.SOLE_SITES} == {"LEFT_HEEL", "RIGHT_HEEL", "LEFT_FOOT_INDEX",
+                                                                "RIGHT_FOOT_INDEX"}
+
+
+def _t(values):
+    import torch
+
+    return torch.tensor(np.asarray(values, dtype=np.float32))
+
+
+def test_reprojection_loss_is_zero_on_the_image_points_and_robust_off_them():
+    import torch
+
+    rng = np.random.default_rng(0)
+    sites = rng.normal(size=(3, 4, 3)) * 0.3 + [0.0, 0.0, -4.0]
+    focal, centre = 500.0, np.array([320.0, 240.0])
+    uv = np.stack([centre[0] + focal * sites[..., 0] / -sites[..., 2], centre[1] - focal * sites[..., 1] / -sites[..., 2]], -1)
+    weight, px_to_m = torch.ones(3, 4), torch.full((3, 1), 4.0 / focal)
+    args = (weight, px_to_m, torch.tensor(focal), _t(centre), 0.14)
+    assert float(fit.reprojection_loss(_t(sites), _t(uv), *args)) < 1e-9
+    shifted = uv + [focal * 0.1 / 4.0, 0.0]  # 0.1 m sideways at 4 m
+    expected = 0.01 / (0.01 + 0.14**2)  # Geman-McClure of a 0.1 m residual
+    assert float(fit.reprojection_loss(_t(sites), _t(shifted), *args)) == pytest.approx(expected, rel=1e-3)
+
+
+def test_world_loss_compares_hip_centred_sites_and_weights_depth():
+    import torch
+
+    rng = np.random.default_rng(1)
+    sites = rng.normal(size=(2, len(fit.SITES), 3))
+    centred = sites - sites[:, fit.HIP_SITES].mean(1, keepdims=True)
+    weight, axes = torch.ones(2, len(fit.SITES)), torch.ones(2, len(fit.SITES), 3)
+    moved = _t(sites + [5.0, -2.0, 1.0])  # the loss ignores where the body is
+    assert float(fit.world_loss(moved, _t(centred), weight, axes, 0.14)) < 1e-9
+    off = centred + [0.0, 0.0, 0.1]
+    axes[..., 2] = 0.0  # depth not trusted at all
+    assert float(fit.world_loss(_t(sites), _t(off), weight, axes, 0.14)) < 1e-9
+    axes[..., 2] = 1.0
+    assert float(fit.world_loss(_t(sites), _t(off), weight, axes, 0.14)) == pytest.approx(0.01 / (0.01 + 0.0196), rel=1e-3)
+
+
+def test_smoothness_continuity_and_spin_vanish_on_steady_motion():
+    t = np.arange(6, dtype=np.float32)[:, None, None]
+    sites = _t(np.ones((6, 2, 3)) * 0.2 * t)  # constant velocity
+    assert float(fit.smoothness_loss(sites)) == pytest.approx(0.0, abs=1e-9)
+    accelerating = _t(np.ones((6, 2, 3)) * 0.01 * t**2)  # second difference 0.02 per axis
+    assert float(fit.smoothness_loss(accelerating)) == pytest.approx(3 * 0.02**2 * 100.0, rel=1e-4)
+    still = _t(np.tile([1.0, 0.0, 0.0, 0.0], (6, 1)))
+    assert float(fit.continuity_loss(still, still[:, None])) == 0.0
+    steady = _t(np.stack([np.ones(6), 0.1 * np.arange(6), np.zeros(6), np.zeros(6)], 1))
+    assert float(fit.spin_loss(steady)) == pytest.approx(0.0, abs=1e-9)
+    assert float(fit.continuity_loss(steady, still[:, None])) == pytest.approx(0.01, rel=1e-4)
+
+
+def test_limits_loss_counts_only_what_lies_beyond_a_limit():
+    ball = _t(np.tile([1.0, 0.0, 0.0, 0.0], (1, 2, 1)))
+    lows, highs, swing = _t([-1.0]), _t([0.5]), _t([0.4, 0.4])
+    assert float(fit.limits_loss(_t([[0.2]]), ball, lows, highs, swing)) == 0.0
+    assert float(fit.limits_loss(_t([[0.7]]), ball, lows, highs, swing)) == pytest.approx(0.04, rel=1e-4)
+    half = 0.3  # a 0.6 rad swing about x: 0.2 rad beyond the 0.4 limit, on one of the two joints
+    bent = _t([[[1.0, 0.0, 0.0, 0.0], [np.cos(half), np.sin(half), 0.0, 0.0]]])
+    assert float(fit.limits_loss(_t([[0.0]]), bent, lows, highs, swing)) == pytest.approx(0.04 / 2, rel=1e-3)
+
+
+def test_symmetry_loss_vanishes_on_mirror_images():
+    import torch
+
+    q = np.array([0.9, 0.2, 0.3, 0.1])
+    q /= np.linalg.norm(q)
+    mirrored = q * [1.0, -1.0, -1.0, 1.0]
+    ball = _t(np.stack([q, mirrored, q], 0)[None])
+    pairs = [("ball", 0, 1), ("hinge", 0, 1)]
+    assert float(fit.symmetry_loss(ball, _t([[0.4, 0.4]]), pairs, torch.ones(1, 2))) == pytest.approx(0.0, abs=1e-6)
+    unequal = fit.symmetry_loss(ball, _t([[0.4, 0.0]]), pairs, torch.ones(1, 2))
+    assert float(unequal) == pytest.approx(0.16 * 0.25 / 2, rel=1e-4)
+    assert float(fit.symmetry_loss(ball, _t([[0.4, 0.0]]), pairs, torch.zeros(1, 2))) == 0.0  # both limbs seen
+
+
+def test_norm_loss_keeps_quaternions_at_unit_length():
+    unit = _t(np.tile([0.5, 0.5, 0.5, 0.5], (3, 1)))
+    assert float(fit.norm_loss(unit, unit[:, None])) == pytest.approx(0.0, abs=1e-12)
+    assert float(fit.norm_loss(unit * 2.0, unit[:, None])) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_contact_loss_pins_feet_in_contact_to_the_ground():
+    import torch
+
+    sites = np.zeros((4, len(fit.SITES), 3))
+    contact = torch.tensor([[True, False]] * 4)
+    assert float(fit.contact_loss(_t(sites), contact, 0.0)) == 0.0
+    lifted = sites.copy()
+    lifted[:, fit.FOOT_SITES[0], 1] = 0.1  # the right foot hovers 0.1 m while said to stand
+    assert float(fit.contact_loss(_t(lifted), contact, 0.0)) == pytest.approx(0.01, rel=1e-4)
+    sliding = sites.copy()
+    sliding[:, fit.FOOT_SITES[0], 0] = 0.1 * np.arange(4)[:, None]
+    assert float(fit.contact_loss(_t(sliding), contact, 0.0)) == pytest.approx(0.01 * 100.0, rel=1e-4)
+    sliding[:, fit.FOOT_SITES[1], 0] = 5.0 * np.arange(4)[:, None]  # the left foot is free: no contact
+    assert float(fit.contact_loss(_t(sliding), contact, 0.0)) == pytest.approx(1.0, rel=1e-4)

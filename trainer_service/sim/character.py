@@ -13,23 +13,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backflip_addon.core.skeleton import CLIP_COLUMNS, END_EFFECTORS, FEET, URDF_SCALE, humanoid3d
+from backflip_addon.core.skeleton import (ACTION_SIZE, END_EFFECTORS, FEET, IS_BALL, JOINT_LINKS, JOINTS, URDF_SCALE,
+                                          humanoid3d)
 
 URDF_PATH = "humanoid/humanoid.urdf"
 NUM_LINKS = 15
 
-# Controlled joints in clip order: (name, link index, width in the clip row).
-JOINT_NAMES = tuple(name for name, _, _ in CLIP_COLUMNS)
-JOINT_LINKS = tuple(humanoid3d().index(name) for name in JOINT_NAMES)
-JOINT_WIDTHS = tuple(width for _, _, width in CLIP_COLUMNS)
-JOINT_COLUMNS = tuple(start for _, start, _ in CLIP_COLUMNS)
-SPHERICAL = np.array([w == 4 for w in JOINT_WIDTHS])
+# Controlled joints in clip order: see core.skeleton.JOINTS (ball joints take 3 PD numbers, hinges 1).
+SPHERICAL = IS_BALL
 # DeepMimic humanoid3d PD gains (N*m/rad, N*m*s/rad) and torque limits (N*m), per joint.
 KP = (1000.0, 100.0, 500.0, 500.0, 400.0, 400.0, 300.0, 500.0, 500.0, 400.0, 400.0, 300.0)
 KD = (100.0, 10.0, 50.0, 50.0, 40.0, 40.0, 30.0, 50.0, 50.0, 40.0, 40.0, 30.0)
 MAX_FORCE = (200.0, 50.0, 200.0, 150.0, 90.0, 100.0, 60.0, 200.0, 150.0, 90.0, 100.0, 60.0)
 FRICTION = 0.9
-ACTION_SIZE = int(sum(3 if w == 4 else 1 for w in JOINT_WIDTHS))
 END_EFFECTOR_LINKS = tuple(humanoid3d().index(n) for n in END_EFFECTORS)
 FOOT_LINKS = frozenset(humanoid3d().index(n) for n in FEET)
 LINK_NAMES = tuple(humanoid3d().names)
@@ -87,9 +83,9 @@ class Character:
         for link in range(-1, NUM_LINKS):
             client.changeDynamics(self.body, link, lateralFriction=FRICTION)
         client.changeDynamics(self.body, -1, linearDamping=0.0, angularDamping=0.0)
-        for link, width in zip(JOINT_LINKS, JOINT_WIDTHS):
+        for j in JOINTS:
             # Switch off pybullet's default velocity motors so only our PD torques act.
-            n = 3 if width == 4 else 1
+            link, n = j.link, j.action_size
             client.setJointMotorControlMultiDof(
                 self.body, link, client.POSITION_CONTROL, targetPosition=[0, 0, 0, 1] if n == 3 else [0],
                 targetVelocity=[0.0] * n, positionGain=0, velocityGain=1, force=[0.0] * n,
@@ -98,12 +94,12 @@ class Character:
         self._joints = list(JOINT_LINKS)
         self._kp = list(KP)
         self._kd = list(KD)
-        self._forces = [[f] * 3 if w == 4 else [f] for f, w in zip(MAX_FORCE, JOINT_WIDTHS)]
-        self._zero_vel = [[0.0] * 3 if w == 4 else [0.0] for w in JOINT_WIDTHS]
+        self._forces = [[f] * j.action_size for f, j in zip(MAX_FORCE, JOINTS)]
+        self._zero_vel = [[0.0] * j.action_size for j in JOINTS]
         # Calls go to the pybullet module directly: BulletClient wraps every call in a partial.
         self._pb = pybullet
         self._cid = client._client
-        self._targets = [[0.0, 0.0, 0.0, 1.0] if w == 4 else [0.0] for w in JOINT_WIDTHS]
+        self._targets = [[0.0, 0.0, 0.0, 1.0] if j.ball else [0.0] for j in JOINTS]
 
     def set_pd_targets(self, targets: list[list[float]]) -> None:
         """Hold per-joint PD targets ([x, y, z, w] / [angle]) for the following `step` calls.
@@ -156,5 +152,5 @@ class Character:
         return [(c[3], c[2]) for c in self._pb.getContactPoints(bodyA=body, physicsClientId=self._cid) if c[2] != body]
 
 
-_SPH_INDEX = tuple(i for i, w in enumerate(JOINT_WIDTHS) if w == 4)
-_REV_INDEX = tuple(i for i, w in enumerate(JOINT_WIDTHS) if w == 1)
+_SPH_INDEX = tuple(i for i, j in enumerate(JOINTS) if j.ball)
+_REV_INDEX = tuple(i for i, j in enumerate(JOINTS) if not j.ball)

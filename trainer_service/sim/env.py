@@ -18,34 +18,22 @@ import numpy as np
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.errors import InvalidInputError
-from backflip_addon.core.skeleton import CLIP_COLUMNS, FRAME_WIDTH
+from backflip_addon.core.skeleton import ACTION_BALL_INDEX, ACTION_HINGE_INDEX, FRAME_WIDTH, ROOT_POS, ROOT_ROT, set_joints, split_joints
 
 from . import world
-from .character import ACTION_SIZE, FOOT_LINKS, LINK_NAMES, SPHERICAL, BodyState, Character
+from .character import ACTION_SIZE, SPHERICAL, BodyState, Character
 from .config import RewardConfig, SimConfig
 from .fastmath import multiply_rows, rotvec_rows
 from .observation import observation_size, observe
 from .reference import ReferenceTables, build_reference, joint_targets_xyzw
 from .rewards import pose_distance, reward_terms
+from .termination import episode_ending
 
 __all__ = ["ImitationEnv", "SimConfig", "RewardConfig"]
 
-_ACTION_SPH_INDEX, _ACTION_REV_INDEX = [], []
-_cursor = 0
-for _spherical in SPHERICAL:
-    if _spherical:
-        _ACTION_SPH_INDEX.extend(range(_cursor, _cursor + 3))
-        _cursor += 3
-    else:
-        _ACTION_REV_INDEX.append(_cursor)
-        _cursor += 1
-_ACTION_SPH_INDEX = np.array(_ACTION_SPH_INDEX)
-_ACTION_REV_INDEX = np.array(_ACTION_REV_INDEX)
-
-
 def split_action(action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(8, 3) exponential maps of the spherical joints and (4,) revolute angles of an action vector."""
-    return action[_ACTION_SPH_INDEX].reshape(-1, 3), action[_ACTION_REV_INDEX]
+    return action[ACTION_BALL_INDEX].reshape(-1, 3), action[ACTION_HINGE_INDEX]
 
 
 def pd_targets(action: np.ndarray, ref: ReferenceTables, row: int, residual: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +62,6 @@ class ImitationEnv:
         self._cycle_rows = max(1, int(math.floor(self.reference.cycle / self.reference.dt)))
         window = self.config.rsi_window
         self._rsi_rows = self._cycle_rows if window <= 0.0 else max(1, min(self._cycle_rows, int(window / self.reference.dt)))
-        self._episode_rows = int(round(self.config.episode_seconds * self.config.physics_hz))
         self._row = 0
         self._start_row = 0
         self._sim: BodyState | None = None
@@ -117,34 +104,22 @@ class ImitationEnv:
         phase = ref.phase(row)
         obs = self._observe(row)
         terms = reward_terms(sim, ref, row, self.config.reward)
-        first_contact = self._first_fall_contact()
         distance = pose_distance(sim, ref, row)
-        fell = first_contact is not None
-        too_far = 0.0 < self.config.pose_termination_distance < distance
-        terminated = (fell and self.config.fall_termination) or too_far
-        truncated = not terminated and (
-            row - self._start_row >= self._episode_rows or row + self._substeps >= ref.num_rows
-        )
+        end = episode_ending(self._char.contacts(), distance, row, self._start_row, ref.num_rows, self.config)
         info = {
-            "fell": fell,
-            "first_contact": first_contact,
+            "fell": end.fell,
+            "first_contact": end.first_contact,
             "pose_distance": distance,
             "phase": phase,
             "time": row * ref.dt,
         }
-        return obs, terms.reward, bool(terminated), bool(truncated), info
+        return obs, terms.reward, end.terminated, end.truncated, info
 
     def _observe(self, row: int) -> np.ndarray:
         if not self.config.target_obs:
             return observe(self._sim, self.reference.phase(row))
         target = min(row + self._substeps, self.reference.num_rows - 1)  # where the next action heads
         return observe(self._sim, self.reference.phase(row), self.reference, target)
-
-    def _first_fall_contact(self) -> str | None:
-        for link, _other in self._char.contacts():
-            if link not in FOOT_LINKS:
-                return LINK_NAMES[max(link, 0)]
-        return None
 
     # --- read-outs ----------------------------------------------------------------------------
     @property
@@ -162,27 +137,19 @@ class ImitationEnv:
         """The simulated pose as one DeepMimic 44-number row (duration column 0)."""
         sim = self.body_state()
         row = np.zeros(FRAME_WIDTH)
-        row[1:4] = sim.root_pos
-        row[4:8] = sim.root_rot
-        si = ri = 0
-        for (_, start, width), spherical in zip(CLIP_COLUMNS, SPHERICAL):
-            if spherical:
-                row[start : start + width] = sim.joint_rot[si]
-                si += 1
-            else:
-                row[start] = sim.joint_angle[ri]
-                ri += 1
+        row[ROOT_POS] = sim.root_pos
+        row[ROOT_ROT] = sim.root_rot
+        set_joints(row, sim.joint_rot, sim.joint_angle)
         return row
 
     def set_pose(self, frame: np.ndarray) -> None:
         """Teleport the character to a DeepMimic row (zero velocities); for checks and previews."""
         frame = np.asarray(frame, dtype=np.float64)
-        q = rot.normalize(frame[4:8])
-        targets = []
-        for (_, start, width), spherical in zip(CLIP_COLUMNS, SPHERICAL):
-            targets.append(rot.normalize(frame[start : start + 4])[[1, 2, 3, 0]].tolist() if spherical else [frame[start]])
+        q = rot.normalize(frame[ROOT_ROT])
+        ball, hinge = split_joints(frame)
         zeros = [[0.0] * 3 if s else [0.0] for s in SPHERICAL]
-        self._char.set_state(frame[1:4], q[[1, 2, 3, 0]], [0.0] * 3, [0.0] * 3, targets, zeros)
+        self._char.set_state(frame[ROOT_POS], q[[1, 2, 3, 0]], [0.0] * 3, [0.0] * 3,
+                             joint_targets_xyzw(rot.normalize(ball), hinge), zeros)
         self._sim = self._char.read()
 
     def close(self) -> None:

@@ -16,14 +16,10 @@ import numpy as np
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.kinematics import forward_kinematics, shape_centers
-from backflip_addon.core.skeleton import CLIP_COLUMNS, ROOT_POS, ROOT_ROT
+from backflip_addon.core.skeleton import HINGE_COLUMNS, QUAT_COLUMNS, ROOT_POS, ROOT_ROT, split_joints
 
 from .character import LINK_MASSES, SPHERICAL
 from .config import SimConfig
-
-_QUAT_COLUMNS = [ROOT_ROT.start] + [start for _, start, width in CLIP_COLUMNS if width == 4]
-_SPH_COLUMNS = [start for _, start, width in CLIP_COLUMNS if width == 4]
-_REV_COLUMNS = [start for _, start, width in CLIP_COLUMNS if width == 1]
 
 
 @dataclass
@@ -55,7 +51,7 @@ class ReferenceTables:
 def normalized_frames(clip: MotionClip) -> np.ndarray:
     """Clip rows with every quaternion at unit length (clip files drift from 1)."""
     frames = clip.frames.copy()
-    for start in _QUAT_COLUMNS:
+    for start in QUAT_COLUMNS:
         frames[:, start : start + 4] = rot.normalize(frames[:, start : start + 4])
     return frames
 
@@ -74,7 +70,7 @@ def build_reference(clip: MotionClip, config: SimConfig) -> ReferenceTables:
     body_pos = shape_centers(positions, rotations)
     com = np.einsum("rbk,b->rk", body_pos, LINK_MASSES / LINK_MASSES.sum())
     com_vel = np.gradient(com, dt, axis=0)
-    sph = np.stack([frames[:, c : c + 4] for c in _SPH_COLUMNS], axis=1)
+    sph, hinge = split_joints(frames)
     return ReferenceTables(
         dt=dt,
         cycle=clip.duration,
@@ -84,7 +80,7 @@ def build_reference(clip: MotionClip, config: SimConfig) -> ReferenceTables:
         root_vel=root_vel,
         root_ang_vel=root_ang_vel,
         joint_rot=sph,
-        joint_angle=frames[:, _REV_COLUMNS].copy(),
+        joint_angle=hinge,
         joint_vel=joint_vel,
         joint_ang_vel=rev_vel,
         body_pos=body_pos,
@@ -102,10 +98,9 @@ def _keyframe_velocities(clip: MotionClip, t: np.ndarray):
     root_vel = (b[:, ROOT_POS] - a[:, ROOT_POS]) / span
     qa, qb = a[:, ROOT_ROT], b[:, ROOT_ROT]
     root_ang_vel = rot.to_rotvec(rot.multiply(qb, rot.conjugate(qa))) / span
-    sa = np.stack([a[:, c : c + 4] for c in _SPH_COLUMNS], axis=1)
-    sb = np.stack([b[:, c : c + 4] for c in _SPH_COLUMNS], axis=1)
+    (sa, ra), (sb, rb) = split_joints(a), split_joints(b)
     joint_vel = rot.to_rotvec(rot.multiply(rot.conjugate(sa), sb)) / span[:, :, None]
-    rev_vel = (b[:, _REV_COLUMNS] - a[:, _REV_COLUMNS]) / span
+    rev_vel = (rb - ra) / span
     return root_vel, root_ang_vel, joint_vel, rev_vel
 
 

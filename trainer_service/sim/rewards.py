@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .character import END_EFFECTOR_LINKS, LINK_MASSES, SPHERICAL, BodyState
+from backflip_addon.core.skeleton import IS_BALL, JOINT_LINKS
+
+from .character import END_EFFECTOR_LINKS, LINK_MASSES, BodyState
 from .config import RewardConfig
 from .reference import ReferenceTables
 
@@ -25,9 +27,8 @@ _BODY_WEIGHTS = np.array(
      0.10416, 0.0625, 0.0416, 0.0625, 0.0416, 0.0]
 )
 ROOT_WEIGHT = float(_BODY_WEIGHTS[0])
-_JOINT_LINKS = np.array([1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13])
-SPHERICAL_WEIGHTS = _BODY_WEIGHTS[_JOINT_LINKS[SPHERICAL]]
-REVOLUTE_WEIGHTS = _BODY_WEIGHTS[_JOINT_LINKS[~SPHERICAL]]
+SPHERICAL_WEIGHTS = _BODY_WEIGHTS[np.array(JOINT_LINKS)[IS_BALL]]
+REVOLUTE_WEIGHTS = _BODY_WEIGHTS[np.array(JOINT_LINKS)[~IS_BALL]]
 _EE = np.array(END_EFFECTOR_LINKS)
 _MASS_FRACTION = LINK_MASSES / LINK_MASSES.sum()
 

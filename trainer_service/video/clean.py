@@ -21,15 +21,17 @@ import numpy as np
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.errors import VideoError
 
-from .pose import KEY_LANDMARKS, MIRROR, Detections
+from .pose import KEY_LANDMARKS, MIRROR, Detections, Landmark as L
 
 logger = logging.getLogger(__name__)
 
 CAMERA_TO_SCENE = np.array([1.0, -1.0, -1.0])
-L_HIP, R_HIP, L_SH, R_SH = 23, 24, 11, 12
+L_HIP, R_HIP, L_SH, R_SH = L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_SHOULDER, L.RIGHT_SHOULDER
 _LIMBS = {
-    "arms": (np.array([13, 15, 17, 19, 21]), np.array([14, 16, 18, 20, 22])),
-    "legs": (np.array([25, 27, 29, 31]), np.array([26, 28, 30, 32])),
+    "arms": (np.array([L.LEFT_ELBOW, L.LEFT_WRIST, L.LEFT_PINKY, L.LEFT_INDEX, L.LEFT_THUMB]),
+             np.array([L.RIGHT_ELBOW, L.RIGHT_WRIST, L.RIGHT_PINKY, L.RIGHT_INDEX, L.RIGHT_THUMB])),
+    "legs": (np.array([L.LEFT_KNEE, L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX]),
+             np.array([L.RIGHT_KNEE, L.RIGHT_ANKLE, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX])),
 }
 
 

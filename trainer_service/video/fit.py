@@ -20,29 +20,46 @@ import numpy as np
 
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.kinematics import forward_kinematics, shape_centers
-from backflip_addon.core.skeleton import CLIP_COLUMNS, FRAME_WIDTH, ROOT_POS, ROOT_ROT, humanoid3d
+from backflip_addon.core.skeleton import (BALL_JOINTS, FRAME_WIDTH, HINGE_JOINTS, QUAT_COLUMNS, ROOT_POS, ROOT_ROT,
+                                          humanoid3d, joint, set_joints, split_joints)
 
 from .clean import Track, gaussian_smooth
+from .pose import Landmark as L
 
 logger = logging.getLogger(__name__)
 
 # (mediapipe landmark, humanoid body, offset in the body frame (m), weight)
-SITES: tuple[tuple[int, str, tuple[float, float, float], float], ...] = (
-    (11, "left_shoulder", (0.0, 0.0, 0.0), 1.0), (12, "right_shoulder", (0.0, 0.0, 0.0), 1.0),
-    (13, "left_elbow", (0.0, 0.0, 0.0), 1.0), (14, "right_elbow", (0.0, 0.0, 0.0), 1.0),
-    (15, "left_wrist", (0.0, 0.0, 0.0), 1.0), (16, "right_wrist", (0.0, 0.0, 0.0), 1.0),
-    (23, "left_hip", (0.0, 0.0, 0.0), 1.0), (24, "right_hip", (0.0, 0.0, 0.0), 1.0),
-    (25, "left_knee", (0.0, 0.0, 0.0), 1.0), (26, "right_knee", (0.0, 0.0, 0.0), 1.0),
-    (27, "left_ankle", (0.0, 0.0, 0.0), 1.0), (28, "right_ankle", (0.0, 0.0, 0.0), 1.0),
-    (29, "left_ankle", (-0.045, -0.05, 0.0), 0.5), (30, "right_ankle", (-0.045, -0.05, 0.0), 0.5),
-    (31, "left_ankle", (0.13, -0.05, 0.0), 0.5), (32, "right_ankle", (0.13, -0.05, 0.0), 0.5),
-    (0, "neck", (0.10, 0.15, 0.0), 0.5), (7, "neck", (0.0, 0.17, -0.07), 0.5), (8, "neck", (0.0, 0.17, 0.07), 0.5),
+_HEEL, _TOE = (-0.045, -0.05, 0.0), (0.13, -0.05, 0.0)
+SITES: tuple[tuple[L, str, tuple[float, float, float], float], ...] = (
+    (L.LEFT_SHOULDER, "left_shoulder", (0.0, 0.0, 0.0), 1.0), (L.RIGHT_SHOULDER, "right_shoulder", (0.0, 0.0, 0.0), 1.0),
+    (L.LEFT_ELBOW, "left_elbow", (0.0, 0.0, 0.0), 1.0), (L.RIGHT_ELBOW, "right_elbow", (0.0, 0.0, 0.0), 1.0),
+    (L.LEFT_WRIST, "left_wrist", (0.0, 0.0, 0.0), 1.0), (L.RIGHT_WRIST, "right_wrist", (0.0, 0.0, 0.0), 1.0),
+    (L.LEFT_HIP, "left_hip", (0.0, 0.0, 0.0), 1.0), (L.RIGHT_HIP, "right_hip", (0.0, 0.0, 0.0), 1.0),
+    (L.LEFT_KNEE, "left_knee", (0.0, 0.0, 0.0), 1.0), (L.RIGHT_KNEE, "right_knee", (0.0, 0.0, 0.0), 1.0),
+    (L.LEFT_ANKLE, "left_ankle", (0.0, 0.0, 0.0), 1.0), (L.RIGHT_ANKLE, "right_ankle", (0.0, 0.0, 0.0), 1.0),
+    (L.LEFT_HEEL, "left_ankle", _HEEL, 0.5), (L.RIGHT_HEEL, "right_ankle", _HEEL, 0.5),
+    (L.LEFT_FOOT_INDEX, "left_ankle", _TOE, 0.5), (L.RIGHT_FOOT_INDEX, "right_ankle", _TOE, 0.5),
+    (L.NOSE, "neck", (0.10, 0.15, 0.0), 0.5), (L.LEFT_EAR, "neck", (0.0, 0.17, -0.07), 0.5),
+    (L.RIGHT_EAR, "neck", (0.0, 0.17, 0.07), 0.5),
 )
+"""(mediapipe landmark, humanoid body, offset in the body frame (m), weight)"""
+
+
+def _sites_of(*landmarks: L) -> list[int]:
+    return [i for i, (m, _, _, _) in enumerate(SITES) if m in landmarks]
+
+
+SITE_LANDMARKS = np.array([m for m, _, _, _ in SITES])
+SITE_WEIGHTS = np.array([w for _, _, _, w in SITES])
+HIP_SITES = _sites_of(L.LEFT_HIP, L.RIGHT_HIP)
+# Per foot (right, left, as FitResult.contacts): its ankle, heel and toe sites; the soles are heels and toes.
+FOOT_SITES = (_sites_of(L.RIGHT_ANKLE, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX), _sites_of(L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX))
+SOLE_SITES = _sites_of(L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)
 # Largest plausible rotation of each ball joint away from its rest pose (radians).
 SWING_LIMITS = {"chest": 1.2, "neck": 1.0, "right_hip": 2.6, "left_hip": 2.6, "right_ankle": 1.0,
                 "left_ankle": 1.0, "right_shoulder": 3.0, "left_shoulder": 3.0}
-_BALL = [name for name, _, width in CLIP_COLUMNS if width == 4]
-_HINGE = [name for name, _, width in CLIP_COLUMNS if width == 1]
+_BALL = [j.name for j in BALL_JOINTS]
+_HINGE = [j.name for j in HINGE_JOINTS]
 
 
 @dataclass(frozen=True)
@@ -151,20 +168,22 @@ def analytic_frames(world: np.ndarray) -> np.ndarray:
     """DeepMimic rows (N, 44), root at the origin, from landmarks (N, 33, 3) in the scene frame."""
     p = world
     n = len(p)
-    hips_mid = 0.5 * (p[:, 23] + p[:, 24])
-    sh_mid = 0.5 * (p[:, 11] + p[:, 12])
-    root = _frame_yz(sh_mid - hips_mid, p[:, 24] - p[:, 23])
-    chest = _frame_yz(sh_mid - hips_mid, p[:, 12] - p[:, 11])
-    head = 0.5 * (p[:, 7] + p[:, 8])
-    neck = _frame(p[:, 0] - head, head - sh_mid)
+    hips_mid = 0.5 * (p[:, L.LEFT_HIP] + p[:, L.RIGHT_HIP])
+    sh_mid = 0.5 * (p[:, L.LEFT_SHOULDER] + p[:, L.RIGHT_SHOULDER])
+    root = _frame_yz(sh_mid - hips_mid, p[:, L.RIGHT_HIP] - p[:, L.LEFT_HIP])
+    chest = _frame_yz(sh_mid - hips_mid, p[:, L.RIGHT_SHOULDER] - p[:, L.LEFT_SHOULDER])
+    head = 0.5 * (p[:, L.LEFT_EAR] + p[:, L.RIGHT_EAR])
+    neck = _frame(p[:, L.NOSE] - head, head - sh_mid)
     frames = np.zeros((n, FRAME_WIDTH))
     frames[:, ROOT_ROT] = rot.from_matrix(root)
-    cols = {name: start for name, start, _ in CLIP_COLUMNS}
+    cols = {name: joint(name).column for name in _BALL + _HINGE}
     frames[:, cols["chest"] : cols["chest"] + 4] = _local(root, chest)
     frames[:, cols["neck"] : cols["neck"] + 4] = _local(chest, neck)
     for side, (hip, knee, ankle, heel, toe, sh, elbow, wrist) in {
-        "left": (23, 25, 27, 29, 31, 11, 13, 15),
-        "right": (24, 26, 28, 30, 32, 12, 14, 16),
+        "left": (L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX, L.LEFT_SHOULDER,
+                 L.LEFT_ELBOW, L.LEFT_WRIST),
+        "right": (L.RIGHT_HIP, L.RIGHT_KNEE, L.RIGHT_ANKLE, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX, L.RIGHT_SHOULDER,
+                  L.RIGHT_ELBOW, L.RIGHT_WRIST),
     }.items():
         thigh, knee_angle = _limb(root, p[:, hip], p[:, knee], p[:, ankle], -1.0)
         shin = thigh @ rot.to_matrix(rot.from_axis_angle(np.array([0.0, 0.0, 1.0]), knee_angle))
@@ -175,10 +194,8 @@ def analytic_frames(world: np.ndarray) -> np.ndarray:
         frames[:, cols[f"{side}_ankle"] : cols[f"{side}_ankle"] + 4] = _local(shin, foot)
         frames[:, cols[f"{side}_shoulder"] : cols[f"{side}_shoulder"] + 4] = _local(chest, upper)
         frames[:, cols[f"{side}_elbow"]] = elbow_angle
-    for name, start, width in CLIP_COLUMNS:
-        if width == 4:
-            frames[:, start : start + 4] = rot.make_continuous(frames[:, start : start + 4])
-    frames[:, ROOT_ROT] = rot.make_continuous(frames[:, ROOT_ROT])
+    for start in QUAT_COLUMNS:
+        frames[:, start : start + 4] = rot.make_continuous(frames[:, start : start + 4])
     return frames
 
 
@@ -216,8 +233,11 @@ def landmark_scale(world: np.ndarray, vis: np.ndarray) -> float:
     """Factor taking mediapipe's metric landmarks to humanoid3d's size (ratio of limb lengths)."""
     skel = humanoid3d()
     off = {b.name: np.linalg.norm(b.offset) for b in skel.bodies}
-    pairs = [((23, 25), "left_knee"), ((24, 26), "right_knee"), ((25, 27), "left_ankle"), ((26, 28), "right_ankle"),
-             ((11, 13), "left_elbow"), ((12, 14), "right_elbow"), ((13, 15), "left_wrist"), ((14, 16), "right_wrist")]
+    # The bone ending at each body, between the landmarks at its two ends.
+    pairs = [((L.LEFT_HIP, L.LEFT_KNEE), "left_knee"), ((L.RIGHT_HIP, L.RIGHT_KNEE), "right_knee"),
+             ((L.LEFT_KNEE, L.LEFT_ANKLE), "left_ankle"), ((L.RIGHT_KNEE, L.RIGHT_ANKLE), "right_ankle"),
+             ((L.LEFT_SHOULDER, L.LEFT_ELBOW), "left_elbow"), ((L.RIGHT_SHOULDER, L.RIGHT_ELBOW), "right_elbow"),
+             ((L.LEFT_ELBOW, L.LEFT_WRIST), "left_wrist"), ((L.RIGHT_ELBOW, L.RIGHT_WRIST), "right_wrist")]
     seen, want = 0.0, 0.0
     for (a, b), body in pairs:
         good = np.minimum(vis[:, a], vis[:, b]) > 0.5
@@ -288,8 +308,12 @@ class _TorchBody:
 def symmetry_pairs(visibility: np.ndarray) -> tuple[list[tuple[str, int, int]], np.ndarray]:
     """Left/right joint pairs (kind, index into the ball or hinge list) and per-frame weights (N, P)
     = 1 - the lower visibility of the pair's limb landmarks: a pair with a hidden limb is pulled together."""
-    limbs = {"hip": (25, 26, 27, 28), "knee": (27, 28, 31, 32), "ankle": (29, 30, 31, 32),
-             "shoulder": (13, 14, 15, 16), "elbow": (15, 16, 15, 16)}
+    # Per joint: the landmarks (left, right, left, right) whose visibility says whether its limb is seen.
+    limbs = {"hip": (L.LEFT_KNEE, L.RIGHT_KNEE, L.LEFT_ANKLE, L.RIGHT_ANKLE),
+             "knee": (L.LEFT_ANKLE, L.RIGHT_ANKLE, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX),
+             "ankle": (L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX),
+             "shoulder": (L.LEFT_ELBOW, L.RIGHT_ELBOW, L.LEFT_WRIST, L.RIGHT_WRIST),
+             "elbow": (L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_WRIST, L.RIGHT_WRIST)}
     pairs, weights = [], []
     for joint, (l1, r1, l2, r2) in limbs.items():
         names = _BALL if f"left_{joint}" in _BALL else _HINGE
@@ -330,6 +354,162 @@ def _robust(sq, scale: float):
     return sq / (sq + scale * scale)
 
 
+# --- the fit's losses: pure functions of tensors (the unknowns' current values and fixed targets) ---
+def reprojection_loss(sites, obs2d, weight, px_to_m, focal, centre, robust_scale: float):
+    """Robust 2D error of the sites (N, S, 3) projected by a pinhole at the origin looking down -z, against
+    image points (N, S, 2) (pixels, v down), measured in metres at the person's depth (`px_to_m`, (N, 1))."""
+    import torch
+
+    z = torch.clamp(-sites[..., 2], min=0.3)
+    uv = torch.stack([centre[0] + focal * sites[..., 0] / z, centre[1] - focal * sites[..., 1] / z], -1)
+    sq = ((uv - obs2d) * px_to_m[..., None]).pow(2).sum(-1)
+    return (weight * _robust(sq, robust_scale)).sum() / weight.sum()
+
+
+def world_loss(sites, obs3d, weight, axis_weight, robust_scale: float):
+    """Robust error of the hip-centred sites against the (rescaled) world landmarks, per axis weighted."""
+    centred = sites - sites[:, HIP_SITES].mean(1, keepdim=True)
+    sq = ((centred - obs3d).pow(2) * axis_weight).sum(-1)
+    return (weight * _robust(sq, robust_scale)).sum() / weight.sum()
+
+
+def smoothness_loss(sites):
+    """Mean squared site acceleration (m per frame squared), x100."""
+    acc = sites[2:] - 2 * sites[1:-1] + sites[:-2]
+    return acc.pow(2).sum(-1).mean() * 100.0
+
+
+def continuity_loss(root_q, ball_q):
+    """Mean squared frame-to-frame quaternion steps of the root and the ball joints."""
+    return (root_q[1:] - root_q[:-1]).pow(2).sum(-1).mean() + (ball_q[1:] - ball_q[:-1]).pow(2).sum(-1).mean()
+
+
+def spin_loss(root_q):
+    """Mean squared second difference of the root quaternion: a flip spins at a nearly constant rate."""
+    return (root_q[2:] - 2 * root_q[1:-1] + root_q[:-2]).pow(2).sum(-1).mean()
+
+
+def limits_loss(hinge, ball_q, lows, highs, swing):
+    """Squared violations of the hinge limits and of each ball joint's largest swing (radians)."""
+    import torch
+
+    over = torch.relu(lows - hinge) + torch.relu(hinge - highs)
+    swing_angle = 2.0 * torch.atan2(ball_q[..., 1:].norm(dim=-1), ball_q[..., 0].abs())
+    return over.pow(2).mean() + torch.relu(swing_angle - swing).pow(2).mean()
+
+
+_MIRROR = (1.0, -1.0, -1.0, 1.0)  # a ball joint's quaternion mirrored left/right (w, x, y, z)
+
+
+def symmetry_loss(ball_q, hinge, pairs: list[tuple[str, int, int]], pair_weight):
+    """Left/right pairs pulled towards each other's mirror image, weighted per frame (see `symmetry_pairs`).
+
+    Both sides move (pulling only the less visible side towards a fixed other side measured worse:
+    visibility is unreliable upside down)."""
+    import torch
+
+    mirror = torch.tensor(_MIRROR, dtype=ball_q.dtype)
+    sym = [1.0 - (ball_q[:, a] * ball_q[:, b] * mirror).sum(-1).pow(2) if kind == "ball"
+           else (hinge[:, a] - hinge[:, b]).pow(2) * 0.25 for kind, a, b in pairs]
+    return (torch.stack(sym, 1) * pair_weight).mean()
+
+
+def norm_loss(root_q, ball_q):
+    """Keeps the raw quaternion unknowns near unit length (they are normalised before use)."""
+    return (root_q.norm(dim=-1) - 1).pow(2).mean() + (ball_q.norm(dim=-1) - 1).pow(2).mean()
+
+
+def contact_loss(sites, contact, ground: float):
+    """Foot motion between two contact frames (x100) and sole height off the ground in contact frames;
+    `contact` (N, 2) bool per foot (right, left) as `FOOT_SITES`."""
+    import torch
+
+    term = torch.zeros(())
+    for k, foot in enumerate(FOOT_SITES):
+        feet = sites[:, foot]
+        on = contact[:, k]
+        vel = (feet[1:] - feet[:-1]).pow(2).sum(-1).mean(-1)
+        both = on[1:] & on[:-1]
+        if both.any():
+            term = term + vel[both].mean() * 100.0
+        if on.any():
+            sole = feet[on][..., 1].min(-1).values
+            term = term + (sole - ground).pow(2).mean()
+    return term
+
+
+@dataclass
+class _Problem:
+    """The fixed side of the fit: targets and weights as tensors, the body, the configuration."""
+
+    cfg: FitConfig
+    body: "_TorchBody"
+    obs2d: object
+    w2d: object
+    px_to_m: object
+    focal: object
+    centre: object
+    obs3d: object
+    w3d: object
+    axis_w: object
+    lows: object
+    highs: object
+    swing: object
+    pairs: list
+    pair_w: object
+
+    def losses(self, root_pos, root_q, ball_q, hinge, contact=None, ground=None):
+        """Total weighted loss, its parts and the sites of the current unknowns."""
+        cfg = self.cfg
+        rq = root_q / root_q.norm(dim=-1, keepdim=True)
+        bq = ball_q / ball_q.norm(dim=-1, keepdim=True)
+        sites, _, _ = self.body.forward(root_pos, rq, bq, hinge)
+        out = {
+            "reprojection": reprojection_loss(sites, self.obs2d, self.w2d, self.px_to_m, self.focal, self.centre,
+                                              cfg.robust_scale),
+            "world": world_loss(sites, self.obs3d, self.w3d, self.axis_w, cfg.robust_scale),
+            "smooth": smoothness_loss(sites),
+            "continuity": continuity_loss(rq, bq),
+            "spin": spin_loss(rq),
+            "limits": limits_loss(hinge, bq, self.lows, self.highs, self.swing),
+            "symmetry": symmetry_loss(bq, hinge, self.pairs, self.pair_w),
+            "norm": norm_loss(root_q, ball_q),
+        }
+        total = (cfg.reprojection_weight * out["reprojection"] + cfg.world_weight * out["world"]
+                 + cfg.smooth_weight * out["smooth"] + cfg.continuity_weight * out["continuity"]
+                 + cfg.spin_weight * out["spin"] + cfg.limit_weight * out["limits"]
+                 + cfg.symmetry_weight * out["symmetry"] + out["norm"])
+        if contact is not None:
+            out["contact"] = contact_loss(sites, contact, ground)
+            total = total + cfg.contact_weight * out["contact"]
+        return total, out, sites
+
+
+def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: float, centre: np.ndarray,
+             cfg: FitConfig) -> _Problem:
+    import torch
+
+    f32 = dict(dtype=torch.float32)
+    n = len(track.world)
+    vis = track.visibility[:, SITE_LANDMARKS]
+    # Torso up-ness (1 upright, -1 upside down) scales the world-landmark weight from 1 to inverted_world_scale.
+    up = rot.rotate(track.torso, np.array([0.0, 1.0, 0.0]))[:, 1]
+    frame_w = cfg.inverted_world_scale + (1.0 - cfg.inverted_world_scale) * np.clip(0.5 + 0.5 * up, 0.0, 1.0)
+    axis_w = np.ones((n, len(SITES), 3))
+    axis_w[..., 2] = cfg.depth_weight * vis ** cfg.depth_visibility_power
+    limits = np.array([humanoid3d().bodies[j.link].limits for j in HINGE_JOINTS])
+    pairs, pair_w = symmetry_pairs(track.visibility)
+    return _Problem(
+        cfg=cfg, body=_TorchBody(torch),
+        obs2d=torch.tensor(track.image[:, SITE_LANDMARKS], **f32), w2d=torch.tensor(vis * SITE_WEIGHTS, **f32),
+        px_to_m=torch.tensor(depth / focal, **f32)[:, None], focal=torch.tensor(focal, **f32),
+        centre=torch.tensor(centre, **f32), obs3d=torch.tensor(target_world[:, SITE_LANDMARKS], **f32),
+        w3d=torch.tensor(vis * SITE_WEIGHTS * frame_w[:, None], **f32), axis_w=torch.tensor(axis_w, **f32),
+        lows=torch.tensor(limits[:, 0], **f32), highs=torch.tensor(limits[:, 1], **f32),
+        swing=torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32), pairs=pairs, pair_w=torch.tensor(pair_w, **f32),
+    )
+
+
 def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitConfig = FitConfig(),
               progress=None) -> FitResult:
     """Fit humanoid3d to the clean track; returns Y-up rows with the ground at y = 0.
@@ -341,131 +521,38 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     width, height = image_size
     focal = 0.5 * width / math.tan(math.radians(cfg.hfov_deg) / 2.0)
     centre = np.array([width / 2.0, height / 2.0])
-    n = len(track.world)
-    mp_idx = np.array([m for m, _, _, _ in SITES])
-    site_w = np.array([w for _, _, _, w in SITES])
-
+    # The analytic guess, placed by the translation that best projects it onto the image.
     scale = landmark_scale(track.world, track.visibility)
-    target_world = track.world * scale
-    init = analytic_frames(target_world)
-    weight2d = track.visibility[:, mp_idx] * site_w
-    rel = site_positions(init)
-    trans = solve_translation(rel, track.image[:, mp_idx], weight2d, focal, centre)
-    trans = gaussian_smooth(trans, 1.0)
-    init[:, ROOT_POS] = trans
-    depth = np.maximum(-(trans[:, 2]), 0.5)
+    init = analytic_frames(track.world * scale)
+    trans = solve_translation(site_positions(init), track.image[:, SITE_LANDMARKS],
+                              track.visibility[:, SITE_LANDMARKS] * SITE_WEIGHTS, focal, centre)
+    init[:, ROOT_POS] = gaussian_smooth(trans, 1.0)
+    problem = _problem(track, track.world * scale, np.maximum(-init[:, ROOT_POS][:, 2], 0.5), focal, centre, cfg)
 
-    f32 = dict(dtype=torch.float32)
-    body = _TorchBody(torch)
-    cols = {name: (start, width) for name, start, width in CLIP_COLUMNS}
-    root_pos = torch.tensor(init[:, ROOT_POS], **f32, requires_grad=True)
-    root_q = torch.tensor(init[:, ROOT_ROT], **f32, requires_grad=True)
-    ball_q = torch.tensor(np.stack([init[:, cols[b][0] : cols[b][0] + 4] for b in _BALL], 1), **f32, requires_grad=True)
-    hinge = torch.tensor(np.stack([init[:, cols[h][0]] for h in _HINGE], 1), **f32, requires_grad=True)
-    obs2d = torch.tensor(track.image[:, mp_idx], **f32)
-    w2d = torch.tensor(weight2d, **f32)
-    obs3d = torch.tensor(target_world[:, mp_idx], **f32)
-    # Torso up-ness (1 upright, -1 upside down) scales the world-landmark weight from 1 to inverted_world_scale.
-    up = rot.rotate(track.torso, np.array([0.0, 1.0, 0.0]))[:, 1]
-    frame_w = cfg.inverted_world_scale + (1.0 - cfg.inverted_world_scale) * np.clip(0.5 + 0.5 * up, 0.0, 1.0)
-    w3d = torch.tensor(track.visibility[:, mp_idx] * site_w * frame_w[:, None], **f32)
-    px_to_m = torch.tensor(depth / focal, **f32)[:, None]
-    axis_w = np.ones((n, len(SITES), 3))
-    axis_w[..., 2] = cfg.depth_weight * track.visibility[:, mp_idx] ** cfg.depth_visibility_power
-    axis_w = torch.tensor(axis_w, **f32)
-    lows = torch.tensor([humanoid3d().bodies[humanoid3d().index(h)].limits[0] for h in _HINGE], **f32)
-    highs = torch.tensor([humanoid3d().bodies[humanoid3d().index(h)].limits[1] for h in _HINGE], **f32)
-    swing = torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32)
-    pairs, pair_w = symmetry_pairs(track.visibility)
-    pair_w = torch.tensor(pair_w, **f32)
-    mirror = torch.tensor([1.0, -1.0, -1.0, 1.0], **f32)
-    f_t = torch.tensor(focal, **f32)
-    c_t = torch.tensor(centre, **f32)
-    hip_sites = [i for i, (m, _, _, _) in enumerate(SITES) if m in (23, 24)]
-    foot_sites = {"right": [i for i, (m, _, _, _) in enumerate(SITES) if m in (28, 30, 32)],
-                  "left": [i for i, (m, _, _, _) in enumerate(SITES) if m in (27, 29, 31)]}
-    params = [root_pos, root_q, ball_q, hinge]
+    ball, hinge = split_joints(init)
+    params = [torch.tensor(v, dtype=torch.float32, requires_grad=True)
+              for v in (init[:, ROOT_POS], init[:, ROOT_ROT], ball, hinge)]
+    total_steps, done = cfg.iterations + cfg.contact_iterations, 0
 
-    def losses(contact=None, ground=None):
-        rq = root_q / root_q.norm(dim=-1, keepdim=True)
-        bq = ball_q / ball_q.norm(dim=-1, keepdim=True)
-        sites, _, _ = body.forward(root_pos, rq, bq, hinge)
-        z = torch.clamp(-sites[..., 2], min=0.3)
-        uv = torch.stack([c_t[0] + f_t * sites[..., 0] / z, c_t[1] - f_t * sites[..., 1] / z], -1)
-        sq2d = ((uv - obs2d) * px_to_m[..., None]).pow(2).sum(-1)
-        out = {"reprojection": (w2d * _robust(sq2d, cfg.robust_scale)).sum() / w2d.sum()}
-        centred = sites - sites[:, hip_sites].mean(1, keepdim=True)
-        sq3d = ((centred - obs3d).pow(2) * axis_w).sum(-1)
-        out["world"] = (w3d * _robust(sq3d, cfg.robust_scale)).sum() / w3d.sum()
-        acc = sites[2:] - 2 * sites[1:-1] + sites[:-2]
-        out["smooth"] = acc.pow(2).sum(-1).mean() * 100.0
-        steps = (rq[1:] - rq[:-1]).pow(2).sum(-1).mean() + (bq[1:] - bq[:-1]).pow(2).sum(-1).mean()
-        out["continuity"] = steps
-        out["spin"] = (rq[2:] - 2 * rq[1:-1] + rq[:-2]).pow(2).sum(-1).mean()
-        over = torch.relu(lows - hinge) + torch.relu(hinge - highs)
-        swing_angle = 2.0 * torch.atan2(bq[..., 1:].norm(dim=-1), bq[..., 0].abs())
-        out["limits"] = over.pow(2).mean() + torch.relu(swing_angle - swing).pow(2).mean()
-        sym = []
-        for kind, a, b in pairs:
-            # Both sides move towards each other's mirror image (pulling only the less visible side
-            # towards a fixed other side measured worse: visibility is unreliable upside down).
-            if kind == "ball":
-                sym.append(1.0 - (bq[:, a] * bq[:, b] * mirror).sum(-1).pow(2))
-            else:
-                sym.append((hinge[:, a] - hinge[:, b]).pow(2) * 0.25)
-        out["symmetry"] = (torch.stack(sym, 1) * pair_w).mean()
-        out["norm"] = (root_q.norm(dim=-1) - 1).pow(2).mean() + (ball_q.norm(dim=-1) - 1).pow(2).mean()
-        total = (cfg.reprojection_weight * out["reprojection"] + cfg.world_weight * out["world"]
-                 + cfg.smooth_weight * out["smooth"] + cfg.continuity_weight * out["continuity"]
-                 + cfg.spin_weight * out["spin"] + cfg.limit_weight * out["limits"]
-                 + cfg.symmetry_weight * out["symmetry"] + out["norm"])
-        if contact is not None:
-            term = 0.0
-            for k, side in enumerate(("right", "left")):
-                feet = sites[:, foot_sites[side]]
-                on = contact[:, k]
-                vel = (feet[1:] - feet[:-1]).pow(2).sum(-1).mean(-1)
-                both = on[1:] & on[:-1]
-                if both.any():
-                    term = term + vel[both].mean() * 100.0
-                if on.any():
-                    sole = feet[on][..., 1].min(-1).values
-                    term = term + (sole - ground).pow(2).mean()
-            out["contact"] = term if torch.is_tensor(term) else torch.zeros(())
-            total = total + cfg.contact_weight * out["contact"]
-        return total, out, sites
-
-    total_steps = cfg.iterations + cfg.contact_iterations
-    done = [0]
-
-    def run(steps, **kw):
-        opt = Adam(params, cfg.learning_rate)
-        parts = {}
+    def run(steps: int, **contacts) -> dict:
+        nonlocal done
+        opt, parts = Adam(params, cfg.learning_rate), {}
         for _ in range(steps):
-            total, parts, _ = losses(**kw)
+            total, parts, _ = problem.losses(*params, **contacts)
             opt.step(torch.autograd.grad(total, params))
-            done[0] += 1
-            if progress is not None and (done[0] % 10 == 0 or done[0] == total_steps):
-                progress(done[0], total_steps)
+            done += 1
+            if progress is not None and (done % 10 == 0 or done == total_steps):
+                progress(done, total_steps)
         return parts
 
     run(cfg.iterations)
     with torch.no_grad():
-        _, _, sites = losses()
+        sites = problem.losses(*params)[2]
     contact, ground = detect_contacts(sites.numpy(), fps, cfg)
-    parts = run(cfg.contact_iterations, contact=torch.tensor(contact), ground=torch.tensor(ground, **f32))
+    parts = run(cfg.contact_iterations, contact=torch.tensor(contact), ground=torch.tensor(ground, dtype=torch.float32))
 
-    frames = np.zeros((n, FRAME_WIDTH))
-    with torch.no_grad():
-        frames[:, ROOT_POS] = root_pos.numpy()
-        frames[:, ROOT_ROT] = rot.normalize(root_q.numpy())
-        bq = rot.normalize(ball_q.numpy())
-        for k, b in enumerate(_BALL):
-            frames[:, cols[b][0] : cols[b][0] + 4] = bq[:, k]
-        for k, h in enumerate(_HINGE):
-            frames[:, cols[h][0]] = np.clip(hinge[:, k].numpy(), *humanoid3d().bodies[humanoid3d().index(h)].limits)
-    frames, scene_from_world = to_world(frames, ground)
-    soles = site_positions(frames)[:, [i for i, (m, _, _, _) in enumerate(SITES) if m in (29, 30, 31, 32)], 1]
+    frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground)
+    soles = site_positions(frames)[:, SOLE_SITES, 1]
     gravity = flight_gravity(centre_of_mass(frames)[:, 1], soles.min(axis=1) > cfg.flight_clearance, fps)
     logger.info("fit: scale %.3f, focal %.0f px, contact frames R %d L %d, gravity check %.1f m/s^2",
                 scale, focal, int(contact[:, 0].sum()), int(contact[:, 1].sum()), gravity)
@@ -473,10 +560,19 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
                      {k: float(v.detach()) for k, v in parts.items()})
 
 
+def _rows(root_pos: np.ndarray, root_q: np.ndarray, ball_q: np.ndarray, hinge: np.ndarray) -> np.ndarray:
+    """DeepMimic rows of the unknowns: quaternions normalised, hinges clipped to their limits."""
+    frames = np.zeros((len(root_pos), FRAME_WIDTH))
+    frames[:, ROOT_POS] = root_pos
+    frames[:, ROOT_ROT] = rot.normalize(root_q)
+    limits = np.array([humanoid3d().bodies[j.link].limits for j in HINGE_JOINTS])
+    set_joints(frames, rot.normalize(ball_q), np.clip(hinge, limits[:, 0], limits[:, 1]))
+    return frames
+
+
 def detect_contacts(sites: np.ndarray, fps: float, cfg: FitConfig) -> tuple[np.ndarray, float]:
     """Feet (right, left) in contact per frame, and the ground height (scene y of the soles)."""
-    right = [i for i, (m, _, _, _) in enumerate(SITES) if m in (28, 30, 32)]
-    left = [i for i, (m, _, _, _) in enumerate(SITES) if m in (27, 29, 31)]
+    right, left = FOOT_SITES
     soles = np.stack([sites[:, right, 1].min(1), sites[:, left, 1].min(1)], 1)
     centre = np.stack([sites[:, right].mean(1), sites[:, left].mean(1)], 1)
     speed = np.zeros(soles.shape)
@@ -497,9 +593,8 @@ def to_world(frames: np.ndarray, ground: float) -> tuple[np.ndarray, np.ndarray]
     out = frames.copy()
     out[:, ROOT_POS] = rot.rotate(turn, frames[:, ROOT_POS] - origin)
     out[:, ROOT_ROT] = rot.make_continuous(rot.canonical(rot.multiply(turn, frames[:, ROOT_ROT])))
-    for _, start, width in CLIP_COLUMNS:
-        if width == 4:
-            out[:, start : start + 4] = rot.make_continuous(out[:, start : start + 4])
+    for start in QUAT_COLUMNS[1:]:
+        out[:, start : start + 4] = rot.make_continuous(out[:, start : start + 4])
     scene_from_world = np.eye(4)
     scene_from_world[:3, :3] = rot.to_matrix(rot.conjugate(turn))
     scene_from_world[:3, 3] = origin
