@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from backflip_addon.core.clip import load_clip  # noqa: E402
 from backflip_addon.core.files import write_atomic  # noqa: E402
-from trainer_service.video import synth  # noqa: E402
+from bench.support import synth  # noqa: E402
 
 DEFAULT_CACHE = Path.home() / ".cache" / "backflip" / "anny_humanoid3d.npz"
 

@@ -33,7 +33,7 @@ from trainer_service.sim.character import ACTION_SIZE  # noqa: E402
 from trainer_service.sim.config import SimConfig  # noqa: E402
 from trainer_service.sim.env import ImitationEnv, split_action  # noqa: E402
 from trainer_service.sim.fastmath import multiply_rows, rotvec_rows  # noqa: E402
-from trainer_service.sim.peer import PeerEnv, peer_action  # noqa: E402
+from bench.support.peer import PeerEnv, peer_action  # noqa: E402
 from trainer_service.sim.vec import VecEnv  # noqa: E402
 
 NOISE = 0.1  # rad, spread of the random PD targets around the reference

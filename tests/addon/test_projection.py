@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backflip_addon.core import projection as core_projection
 from tests.conftest import read_png
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "set"
@@ -87,8 +88,8 @@ def test_coefficients_match_blenders_camera(empty_scene) -> None:
             scene.render.resolution_x, scene.render.resolution_y = width, height
             bpy.context.view_layer.update()
             expected = np.array([world_to_camera_view(scene, camera, camera.matrix_world @ Vector(p))[:2] for p in local])
-            c = projection.projection_coefficients(40.0, 36.0, 20.0, fit, 0.1, -0.07, width, height)
-            np.testing.assert_allclose(projection.project_points(local, c), expected, atol=1e-5, err_msg=f"{fit} {width}x{height}")
+            c = core_projection.projection_coefficients(40.0, 36.0, 20.0, fit, 0.1, -0.07, width, height)
+            np.testing.assert_allclose(core_projection.project_points(local, c), expected, atol=1e-5, err_msg=f"{fit} {width}x{height}")
 
 
 @pytest.mark.parametrize("photo", ["street.png", "wall.png"])

@@ -19,7 +19,7 @@ from trainer_service.sim.env import ImitationEnv
 from trainer_service.sim.config import RewardConfig, SimConfig
 from trainer_service.sim.fastmath import multiply_rows, rotvec_rows
 from trainer_service.sim.observation import observe
-from trainer_service.sim.peer import PeerEnv, peer_action
+from bench.support.peer import PeerEnv, peer_action
 from trainer_service.sim.rewards import reward_terms
 
 JOINTS = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13]

@@ -6,7 +6,8 @@ bone) taking the anny bone segment onto the humanoid one, and anny's skinning we
 per humanoid body, blend the posed maps. So the rendered person's joints sit exactly where the
 humanoid's forward kinematics put them, and the source clip is the ground truth.
 
-Only the bench and the sample-video script use this module; `anny` is the `bench` extra.
+Only the bench and the sample-video script use this module (so it lives beside them, outside the shipped
+trainer); `anny` is the `bench` extra.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.files import replacing, write_atomic
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.kinematics import forward_kinematics
-from backflip_addon.core.skeleton import CLIP_COLUMNS, FRAME_WIDTH, ROOT_ROT, humanoid3d
+from backflip_addon.core.posing import identity_row
+from backflip_addon.core.skeleton import humanoid3d
 
 logger = logging.getLogger(__name__)
 
@@ -84,16 +86,6 @@ def _stretch(direction: np.ndarray, along: float, lateral_axis: np.ndarray | Non
     return m
 
 
-def rest_frame() -> np.ndarray:
-    """A DeepMimic row (44,) with every rotation the identity and the root at the origin."""
-    frame = np.zeros(FRAME_WIDTH)
-    frame[ROOT_ROT.start] = 1.0
-    for _, start, width in CLIP_COLUMNS:
-        if width == 4:
-            frame[start] = 1.0
-    return frame
-
-
 def build_body() -> SkinnedBody:
     """Bind the default anny body to humanoid3d (needs the `anny` package; first use builds its cache)."""
     import anny  # the bench extra: imported late so the trainer never needs it
@@ -109,7 +101,7 @@ def build_body() -> SkinnedBody:
     faces = model.get_triangular_faces().numpy().astype(np.int32)
 
     skel = humanoid3d()
-    rest_pos, _ = forward_kinematics(rest_frame()[None])
+    rest_pos, _ = forward_kinematics(identity_row()[None])
     joint = {name: rest_pos[0, i] for i, name in enumerate(skel.names)}
 
     anchors: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # body -> (anny anchor A, linear map L)

@@ -1,6 +1,7 @@
 """Harness for the peer: pybullet's own DeepMimic environment, driven in-process.
 
-Used by `bench/sim_throughput.py` and the tests to compare speed and rewards. The peer lives in
+Used by `bench/sim_throughput.py` and the tests to compare speed and rewards (so it lives beside the
+benches, outside the shipped trainer). The peer lives in
 the pybullet wheel (`pybullet_envs.deep_mimic`); importing it runs `pybullet_envs/__init__.py`,
 which imports `gym` only to register environments, so a tiny stand-in module is installed first.
 `PeerEnv.step` does what the peer's gym wrapper (`HumanoidDeepBulletEnv.step`) does, minus action
@@ -19,7 +20,8 @@ import numpy as np
 
 from backflip_addon.core.errors import NotFoundError
 
-from .character import SPHERICAL, quiet_stdout
+from backflip_addon.core.skeleton import IS_BALL as SPHERICAL
+from trainer_service.sim.character import quiet_stdout
 
 ARG_FILE = "args/run_humanoid3d_backflip_args.txt"
 

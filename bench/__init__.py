@@ -1,0 +1,1 @@
+"""Benchmarks (one script per figure) and what only they and the tests use."""
