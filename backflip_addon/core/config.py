@@ -24,24 +24,26 @@ def check_keys(cls: type, data: Any) -> None:
         )
 
 
-def from_dict(cls: type[T], data: Any) -> T:
+def from_dict(cls: type[T], data: Any, base: T | None = None) -> T:
     """Build dataclass `cls` from a (possibly nested) dict, as written by `dataclasses.asdict`.
 
-    Fields whose default is a dataclass are built recursively; tuple defaults turn lists back into
-    tuples. Every level rejects unknown keys, so a typo never silently falls back to a default.
+    Keys missing from `data` keep their value in `base` (default: `cls()`). Fields whose default is a
+    dataclass are built recursively on top of that default, so a partial nested dict changes only the
+    keys it names; tuple defaults turn lists back into tuples. Every level rejects unknown keys, so a
+    typo never silently falls back to a default.
     """
     check_keys(cls, data)
-    defaults = cls()
+    defaults = cls() if base is None else base
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         default = getattr(defaults, name)
         if dataclasses.is_dataclass(default):
-            kwargs[name] = from_dict(type(default), value)
+            kwargs[name] = from_dict(type(default), value, base=default)
         elif isinstance(default, tuple) and isinstance(value, list):
             kwargs[name] = tuple(value)
         else:
             kwargs[name] = value
-    return cls(**kwargs)
+    return dataclasses.replace(defaults, **kwargs)
 
 
 def check_types(config: Any, where: str = "") -> None:

@@ -36,3 +36,12 @@ def test_partial_data_keeps_defaults() -> None:
 def test_bad_data_is_named(data, message) -> None:
     with pytest.raises(InvalidInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         from_dict(Outer, data)
+
+
+def test_a_partial_nested_dict_keeps_the_other_values_of_the_fields_default():
+    from trainer_service.rl.config import TrainConfig
+
+    config = from_dict(TrainConfig, {"sim": {"episode_seconds": 2.0}, "ppo": {"num_steps": 32}})
+    assert config.sim.episode_seconds == 2.0 and config.ppo.num_steps == 32
+    assert config.sim.target_obs, "training's own simulator default survives a partial override"
+    assert config.ppo.hidden_sizes == (1024, 512)
