@@ -1,13 +1,11 @@
-"""Stage judging from rollout rows: the reference replay lands, hand-made falls get the right words."""
+"""Judging rollout rows: the reference replay lands, hand-made falls get the right words (stages: test_stages.py)."""
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
 from backflip_addon.core import rotations as rot
-from backflip_addon.core.clip import load_clip, load_deepmimic
+from backflip_addon.core.clip import load_clip
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.skeleton import ROOT_POS, ROOT_ROT
 from trainer_service.rl import judge

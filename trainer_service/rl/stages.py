@@ -96,18 +96,12 @@ class PerturbedMetrics:
 
 
 @dataclass
-class StageMetrics:
-    """One evaluation of a policy (judge's verdict, perturbed rollouts) plus, for a kept stage, the
-    training counters and why it was kept: the content of a stage's `metrics.json`."""
+class StageMetrics(judge.Judgement):
+    """One evaluation of a policy (the judge's verdict, its normalised return, perturbed rollouts) plus, for
+    a kept stage, the training counters and why it was kept: the content of a stage's `metrics.json`."""
 
     normalised_return: float
-    rotation_deg: float
-    landed: bool
-    holds: bool
-    first_ground_body: str | None
-    time_until_fall: float | None
-    landing_time: float | None
-    label: str
+    """DeepMimic's normalised return of the deterministic rollout (see `rollout_metrics`)"""
     perturbed: list[PerturbedMetrics] | None = None
     """None until the perturbed rollouts ran (they run only for a stage that is kept)"""
     perturbed_landed: int | None = None
@@ -341,15 +335,25 @@ class RunState:
     """Training counters and stage bookkeeping: what every checkpoint saves besides the networks."""
 
     samples: int = 0
+    """simulated control steps trained on"""
     iterations: int = 0
+    """PPO updates"""
     episodes: int = 0
+    """training episodes finished"""
     wall_seconds: float = 0.0
+    """training time over all sessions (s), evaluations and checkpoints included"""
     next_stage_samples: int = 0
+    """the next log-spaced schedule point (samples)"""
     next_eval_samples: int = 0
+    """when the next milestone check is due (samples)"""
     stage_count: int = 0
+    """stages numbered so far: the next stage's index"""
     stages: list[StageEntry] = field(default_factory=list)
+    """the kept stages whose folders are in place"""
     pending_stage: PendingStage | None = None
+    """a stage whose checkpoint is taken but whose folder may be missing (finished by `StageKeeper.recover`)"""
     milestones: Milestones = field(default_factory=Milestones)
+    """milestones reached so far"""
 
     def counters(self) -> dict:
         return {"samples": self.samples, "iterations": self.iterations, "episodes": self.episodes,

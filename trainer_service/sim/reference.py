@@ -16,7 +16,7 @@ import numpy as np
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.kinematics import forward_kinematics, shape_centers
-from backflip_addon.core.skeleton import HINGE_COLUMNS, QUAT_COLUMNS, ROOT_POS, ROOT_ROT, split_joints
+from backflip_addon.core.skeleton import QUAT_COLUMNS, ROOT_POS, ROOT_ROT, split_joints
 
 from .character import LINK_MASSES, SPHERICAL
 from .config import SimConfig
