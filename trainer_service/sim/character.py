@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backflip_addon.core.skeleton import (ACTION_SIZE, END_EFFECTORS,  # ACTION_SIZE: the env's, re-exported FEET, IS_BALL, JOINT_LINKS, JOINTS, URDF_SCALE,
+# ACTION_SIZE is re-exported: the simulator's users take the action layout from here.
+from backflip_addon.core.skeleton import (ACTION_SIZE, END_EFFECTORS, FEET, IS_BALL, JOINT_LINKS, JOINTS, URDF_SCALE,
                                           humanoid3d)
 
 URDF_PATH = "humanoid/humanoid.urdf"
