@@ -2,6 +2,7 @@
 the previous checkpoint, the whole config checked before anything is written (issue 14: 1, 2, 8, 11)."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -115,7 +116,9 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(run_copy, caplog):
     previous = checkpoint.read(run_copy / PREVIOUS_NAME)["state"]["samples"]
     stale = run_copy / f".{CHECKPOINT_NAME}.k1ll3d.tmp"
     stale.write_bytes(b"\0" * 1024)
-    for damage in (b"", b"garbage" * 100, (run_copy / CHECKPOINT_NAME).read_bytes()[:5000]):
+    missing_keys = io.BytesIO()
+    torch.save({"format": checkpoint.FORMAT, "agent": {}}, missing_keys)
+    for damage in (b"", b"garbage" * 100, (run_copy / CHECKPOINT_NAME).read_bytes()[:5000], missing_keys.getvalue()):
         (run_copy / CHECKPOINT_NAME).write_bytes(damage)
         trainer = Trainer(None, run_copy, resume=True, show_bar=False)
         with caplog.at_level(logging.WARNING, logger="trainer_service.rl.checkpoint"):
