@@ -60,7 +60,7 @@ def _case(stage: Path, colliders: list[dict], out: Path) -> tuple[dict, np.ndarr
     return figures, frames, attempt.contacts
 
 
-def draw(panels: list[tuple[str, np.ndarray, list[dict]]], path: Path, times: np.ndarray) -> None:
+def draw(panels: list[tuple[str, np.ndarray, list[dict], list[list[str]]]], path: Path, times: np.ndarray) -> None:
     """A filmstrip per rollout (side view: x along the clip's forward, y up) at `times`, each frame at its
     place in the set, the set's boxes drawn, bodies touching the set marked red."""
     import matplotlib

@@ -23,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -31,6 +31,10 @@ from backflip_addon.core.clip import MotionClip, dumps_deepmimic, load_clip
 from backflip_addon.core.errors import InvalidInputError, NotFoundError
 from backflip_addon.core.files import replacing
 from backflip_addon.core.skeleton import FEET
+
+if TYPE_CHECKING:
+    from trainer_service.rl.judge import Judgement
+    from trainer_service.sim.config import ColliderConfig, SimConfig
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +100,8 @@ class Stage:
     index: int
     label: str
     policy: Policy
-    sim_config: Any
-    """the run's SimConfig (trainer_service.sim.config)"""
+    sim_config: SimConfig
+    """the run's simulator config, as trained"""
     clip: MotionClip
     """the reference as trained on (the clip, then its last pose held)"""
     clip_duration: float
@@ -121,6 +125,7 @@ def load_stage(stage_dir: Path) -> Stage:
     from trainer_service.rl.networks import DeterministicPolicy, PolicySnapshot
     from trainer_service.rl.trainer import with_hold
     from trainer_service.sim.config import SimConfig
+    from trainer_service.sim.observation import observation_size
 
     stage_dir = Path(stage_dir).resolve()
     if not stage_dir.is_dir():
@@ -152,8 +157,6 @@ def load_stage(stage_dir: Path) -> Stage:
         digits = stage_dir.name.rpartition("_")[2]
         index = int(digits) if digits.isdigit() else -1
     snapshot = PolicySnapshot.load(policy_path)
-    from trainer_service.sim.observation import observation_size
-
     if snapshot.obs_size != observation_size(sim_config.target_obs):
         raise InvalidInputError(f"{policy_path}: policy observes {snapshot.obs_size} numbers, the config gives "
                                 f"{observation_size(sim_config.target_obs)}", "the stage folder is inconsistent")
@@ -161,7 +164,7 @@ def load_stage(stage_dir: Path) -> Stage:
                  DeterministicPolicy(snapshot.build()), sim_config, with_hold(clip, float(hold)), clip.duration)
 
 
-def parse_colliders(data: Any, source: str = "colliders") -> list:
+def parse_colliders(data: Any, source: str = "colliders") -> list[ColliderConfig]:
     """ColliderConfigs from the JSON list Blender exports; errors name `source` and the collider."""
     from trainer_service.sim.config import ColliderConfig
 
@@ -175,9 +178,9 @@ def parse_colliders(data: Any, source: str = "colliders") -> list:
         kind = item.get("kind", "plane") if isinstance(item, dict) else None
         try:
             out.append(ColliderConfig.from_dict(item))
-        except (InvalidInputError, TypeError) as exc:
+        except (InvalidInputError, TypeError, ValueError) as exc:  # TypeError/ValueError: a field of the wrong type
             message = exc.message if isinstance(exc, InvalidInputError) else str(exc)
-            hint = exc.hint if isinstance(exc, InvalidInputError) else "use the keys Blender exports"
+            hint = exc.hint if isinstance(exc, InvalidInputError) else "export the set from Blender again"
             raise InvalidInputError(f"{source}: collider {i} ({kind}): {message}", hint) from None
     return out
 
@@ -200,6 +203,20 @@ def _finite_number(name: str, value: Any, low: float, low_inclusive: bool = True
     return value
 
 
+def _check_options(seed: int, attempts: int, perturb: float, fps: float, seconds: float,
+                   start: tuple[float, float, float]) -> tuple[float, float, float, tuple[float, float, float]]:
+    """The numeric options as floats, or an error saying which one is wrong."""
+    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        raise InvalidInputError(f"attempts must be a whole number >= 1, got {attempts!r}", "pass e.g. --attempts 3")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidInputError(f"seed must be a whole number >= 0, got {seed!r}", "pass e.g. --seed 0")
+    if len(start) != 3:
+        raise InvalidInputError(f"start needs 3 numbers (X, Y, heading in degrees), got {start!r}", "pass e.g. 0,0,0")
+    x, y, heading = (_finite_number(name, v, -math.inf) for name, v in zip(("start X", "start Y", "start heading"), start))
+    return (_finite_number("perturb", perturb, 0.0), _finite_number("fps", fps, 0.0, low_inclusive=False),
+            _finite_number("seconds", seconds, 0.0), (x, y, heading))
+
+
 def outputs(out: Path, attempts: int) -> tuple[list[Path], Path]:
     """Clip paths and the events path of a rollout written to `out` (`OUT.txt`)."""
     out = Path(out)
@@ -211,7 +228,8 @@ def outputs(out: Path, attempts: int) -> tuple[list[Path], Path]:
 
 
 # --- simulation -----------------------------------------------------------------------------------
-def set_sim_config(stage: Stage, colliders: list, start: tuple[float, float, float], seconds: float):
+def set_sim_config(stage: Stage, colliders: list[ColliderConfig], start: tuple[float, float, float],
+                   seconds: float) -> SimConfig:
     """The stage's simulator config in the set: its colliders instead of the training floor, the
     reference placed at the start, and the evaluation rules (from the clip's start, no termination)."""
     from trainer_service.rl.trainer import eval_sim_config
@@ -269,7 +287,7 @@ def simulate(env, policy: Policy, steps: int, perturb: float, seed: int,
     return np.array(rows), contacts
 
 
-def events(rows: np.ndarray, contacts: list[list[str]], fps: float, first_fall: float | None) -> Events:
+def flight_events(rows: np.ndarray, contacts: list[list[str]], fps: float, first_fall: float | None) -> Events:
     """Takeoff, apex and touchdown of the longest flight (nothing touching the set), plus the first fall."""
     airborne = np.array([not c for c in contacts] + [False])
     best, start = (0, 0), None
@@ -287,7 +305,9 @@ def events(rows: np.ndarray, contacts: list[list[str]], fps: float, first_fall: 
     return Events(takeoff / fps, apex / fps, land / fps if land < len(contacts) else None, first_fall)
 
 
-def _judge_attempt(rows: np.ndarray, contacts: list[list[str]], fps: float):
+def _judge_attempt(rows: np.ndarray, contacts: list[list[str]], fps: float) -> Judgement:
+    """The judge's verdict from the simulator's contacts alone (feet included): the set's support may be
+    raised or soft, so nothing is measured from y = 0."""
     from trainer_service.rl import judge
 
     feet = set(FEET)
@@ -306,6 +326,25 @@ def _clip_text(rows: np.ndarray, control_hz: float, fps: float, source: str) -> 
     return dumps_deepmimic(clip), nearest.tolist()
 
 
+def _attempt(env, policy: Policy, steps: int, perturb: float, seed: int, fps: float, number: int, clip_name: str,
+             source: str, on_step: Callable[[int], None]) -> tuple[AttemptReport, str]:
+    """One attempt simulated and judged: its report and its clip as DeepMimic text."""
+    began = time.perf_counter()
+    control_hz = float(env.config.control_hz)
+    rows, contacts = simulate(env, policy, steps, perturb, seed, on_step)
+    verdict = _judge_attempt(rows, contacts, control_hz)
+    text, nearest = _clip_text(rows, control_hz, fps, f"{source}: {verdict.label}")
+    report = AttemptReport(
+        attempt=number, seed=seed, clip=clip_name, label=verdict.label, landed=verdict.landed,
+        rotation_deg=round(verdict.rotation_deg, 2),
+        events=flight_events(rows, contacts, control_hz, verdict.time_until_fall),
+        contacts=[contacts[i] for i in nearest],
+    )
+    log.info("attempt %d (seed %d): %s, %.0f° rotation, %.2f s", number, seed, verdict.label, verdict.rotation_deg,
+             time.perf_counter() - began)
+    return report, text
+
+
 # --- the whole job --------------------------------------------------------------------------------
 def rollout_in_set(stage_dir: Path, colliders: list[dict], out: Path, *, seed: int = 0, attempts: int = 1,
                    perturb: float = 0.0, start: tuple[float, float, float] = (0.0, 0.0, 0.0), fps: float = 30.0,
@@ -313,16 +352,7 @@ def rollout_in_set(stage_dir: Path, colliders: list[dict], out: Path, *, seed: i
     """Simulate a stage in a set for `attempts` seeded attempts and write their clips and events."""
     from trainer_service.sim.env import ImitationEnv
 
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
-        raise InvalidInputError(f"attempts must be a whole number >= 1, got {attempts!r}", "pass e.g. --attempts 3")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise InvalidInputError(f"seed must be a whole number >= 0, got {seed!r}", "pass e.g. --seed 0")
-    perturb = _finite_number("perturb", perturb, 0.0)
-    fps = _finite_number("fps", fps, 0.0, low_inclusive=False)
-    seconds = _finite_number("seconds", seconds, 0.0)
-    if len(start) != 3:
-        raise InvalidInputError(f"start needs 3 numbers (X, Y, heading in degrees), got {start!r}", "pass e.g. 0,0,0")
-    start = tuple(_finite_number(name, v, -math.inf) for name, v in zip(("start X", "start Y", "start heading"), start))
+    perturb, fps, seconds, start = _check_options(seed, attempts, perturb, fps, seconds, start)
     clip_paths, events_path = outputs(out, attempts)
     for path in [*clip_paths, events_path]:
         if path.is_dir():
@@ -334,31 +364,21 @@ def rollout_in_set(stage_dir: Path, colliders: list[dict], out: Path, *, seed: i
         raise InvalidInputError(f"{stage.path}: this stage was trained {held:g} s past its clip; --seconds {seconds:g} "
                                 "would run the policy where it never acted", f"pass --seconds {held:g} or less")
     config = set_sim_config(stage, set_colliders, start, seconds)
-    control_hz = float(config.control_hz)
-    steps = int(round((stage.clip_duration + seconds) * control_hz))
+    steps = int(round((stage.clip_duration + seconds) * config.control_hz))
     policy = _on_support(stage.policy, config.start_position[1])
     report = RolloutReport(str(stage.path), stage.index, stage.label, fps, seconds, list(start), seed, perturb)
     texts = []
     with ImitationEnv(stage.clip, config, seed=seed) as env:
         for k in range(attempts):
-            began = time.perf_counter()
 
             def on_step(step: int, k: int = k) -> None:
                 if progress is not None:
                     progress(min(1.0, (k + step / steps) / attempts))
 
-            rows, contacts = simulate(env, policy, steps, perturb, seed + k, on_step)
-            verdict = _judge_attempt(rows, contacts, control_hz)
-            text, nearest = _clip_text(rows, control_hz, fps, f"rollout in set of stage {stage.index}: {verdict.label}")
+            attempt, text = _attempt(env, policy, steps, perturb, seed + k, fps, k + 1, clip_paths[k].name,
+                                     f"rollout in set of stage {stage.index}", on_step)
+            report.attempts.append(attempt)
             texts.append(text)
-            report.attempts.append(AttemptReport(
-                attempt=k + 1, seed=seed + k, clip=clip_paths[k].name, label=verdict.label, landed=verdict.landed,
-                rotation_deg=round(verdict.rotation_deg, 2),
-                events=events(rows, contacts, control_hz, verdict.time_until_fall),
-                contacts=[contacts[i] for i in nearest],
-            ))
-            log.info("attempt %d/%d (seed %d): %s, %.0f° rotation, %.2f s", k + 1, attempts, seed + k, verdict.label,
-                     verdict.rotation_deg, time.perf_counter() - began)
     _publish(clip_paths, texts, events_path, json.dumps(report.to_dict(), indent=1))
     if progress is not None:
         progress(1.0)

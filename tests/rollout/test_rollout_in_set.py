@@ -179,7 +179,7 @@ def test_a_failure_writes_nothing(tmp_path) -> None:
 
 
 # --- bad input ------------------------------------------------------------------------------------
-def _cli(args: list[str], capsys) -> tuple[int, str]:
+def _cli(args: list[object], capsys) -> tuple[int, str]:
     code = main(["rollout", *[str(a) for a in args]])
     return code, capsys.readouterr().err
 
