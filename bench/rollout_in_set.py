@@ -60,7 +60,8 @@ def _case(stage: Path, colliders: list[dict], out: Path) -> tuple[dict, np.ndarr
     return figures, frames, attempt.contacts
 
 
-def draw(panels: list[tuple[str, np.ndarray, list[dict], list[list[str]]]], path: Path, times: np.ndarray) -> None:
+def draw(panels: list[tuple[str, np.ndarray, list[dict], list[list[str]]]], path: Path, times: np.ndarray,
+         stage: str) -> None:
     """A filmstrip per rollout (side view: x along the clip's forward, y up) at `times`, each frame at its
     place in the set, the set's boxes drawn, bodies touching the set marked red."""
     import matplotlib
@@ -95,7 +96,7 @@ def draw(panels: list[tuple[str, np.ndarray, list[dict], list[list[str]]]], path
             ax.set_yticks([])
             ax.set_title(f"{t:.2f}s", fontsize=7, pad=1)
         row[0].set_ylabel(title, fontsize=7)
-    fig.suptitle("stage 15 rolled out in a set: red dots = bodies touching a collider, dotted line = 0.2 m",
+    fig.suptitle(f"{stage} rolled out in a set: red dots = bodies touching a collider, dotted line = 0.2 m",
                  fontsize=8)
     fig.subplots_adjust(left=0.03, right=0.99, bottom=0.02, top=0.88, wspace=0.04, hspace=0.15)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +122,7 @@ def main() -> None:
     if args.image is not None:
         draw([(f"plain floor: {plain['label']}", plain_frames, [PLANE], plain_contacts),
               (f"mattress: {mattress['label']}", mattress_frames, [PLANE, MATTRESS], mattress_contacts)],
-             args.image, np.arange(0.6, 2.45, 0.15))
+             args.image, np.arange(0.6, 2.45, 0.15), args.stage.name)
     print(json.dumps({
         "stage": str(args.stage),
         "plain": plain,
