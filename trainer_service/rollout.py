@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import math
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +157,10 @@ def load_stage(stage_dir: Path) -> Stage:
     if not isinstance(index, int):
         digits = stage_dir.name.rpartition("_")[2]
         index = int(digits) if digits.isdigit() else -1
-    snapshot = PolicySnapshot.load(policy_path)
+    try:
+        snapshot = PolicySnapshot.load(policy_path)
+    except (RuntimeError, EOFError, KeyError, pickle.UnpicklingError) as exc:  # torch's ways of a broken file
+        raise InvalidInputError(f"{policy_path}: not a readable policy ({exc})", "the stage folder is damaged") from None
     if snapshot.obs_size != observation_size(sim_config.target_obs):
         raise InvalidInputError(f"{policy_path}: policy observes {snapshot.obs_size} numbers, the config gives "
                                 f"{observation_size(sim_config.target_obs)}", "the stage folder is inconsistent")

@@ -255,3 +255,14 @@ def test_cli_writes_the_clip_and_reports_usage_errors(tmp_path, capsys) -> None:
     data = json.loads((tmp_path / "o.events.json").read_text())
     assert data["start"] == [0.5, -1.0, 45.0] and data["attempts"][0]["clip"] == "o.txt"
     assert load_clip(tmp_path / "o.txt").frames[0, ROOT_POS][[0, 2]] == pytest.approx([0.5, 1.0])
+
+
+def test_a_damaged_policy_is_refused(tmp_path) -> None:
+    run = tmp_path / "run"
+    stage = run / "stage_0015"
+    shutil.copytree(LANDING, stage)
+    shutil.copy(STAGES / "clip.txt", run / "clip.txt")
+    (stage / "policy.pt").write_bytes((LANDING / "policy.pt").read_bytes()[:1000])
+    with pytest.raises(BackflipError, match="policy.pt: not a readable policy"):
+        rollout_in_set(stage, PLANE, tmp_path / "o.txt")
+    assert not list(tmp_path.glob("o*"))
