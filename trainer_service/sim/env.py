@@ -21,7 +21,7 @@ from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.skeleton import ACTION_BALL_INDEX, ACTION_HINGE_INDEX, FRAME_WIDTH, ROOT_POS, ROOT_ROT, set_joints, split_joints
 
 from . import world
-from .character import ACTION_SIZE, SPHERICAL, BodyState, Character
+from .character import ACTION_SIZE, LINK_NAMES, SPHERICAL, BodyState, Character
 from .config import RewardConfig, SimConfig
 from .fastmath import multiply_rows, rotvec_rows
 from .observation import observation_size, observe
@@ -120,6 +120,15 @@ class ImitationEnv:
             return observe(self._sim, self.reference.phase(row))
         target = min(row + self._substeps, self.reference.num_rows - 1)  # where the next action heads
         return observe(self._sim, self.reference.phase(row), self.reference, target)
+
+    def detect_contacts(self) -> None:
+        """Refresh the contacts of the current pose without stepping (after `reset` or `set_pose`)."""
+        self._client.performCollisionDetection()
+
+    def touching(self) -> list[str]:
+        """Names of the bodies touching a collider after the last physics step, feet included."""
+        links = {max(link, 0) for link, _other in self._char.contacts()}
+        return [LINK_NAMES[link] for link in sorted(links)]
 
     # --- read-outs ----------------------------------------------------------------------------
     @property
