@@ -178,7 +178,8 @@ def validate_frames(frames: np.ndarray, where) -> None:
         raise ClipFormatError(f"{where(None)}: the clip lasts {total:.1f} s, more than {MAX_CLIP_SECONDS:.0f} s",
                               "trim the clip to the motion to imitate")
     for start in QUAT_COLUMNS:
-        norm = np.linalg.norm(frames[:, start : start + 4], axis=1)
+        with np.errstate(over="ignore"):  # 1e300 squared is inf: rejected below all the same
+            norm = np.linalg.norm(frames[:, start : start + 4], axis=1)
         bad = np.abs(norm - 1.0) > _UNIT_TOLERANCE
         if bad.any():
             i = _first(bad)
