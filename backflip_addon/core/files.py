@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import tempfile
@@ -98,6 +99,8 @@ def _publish(moves: list[tuple[Path, Path]]) -> None:
     done: list[tuple[Path, Path | None]] = []  # (target, where its previous file waits)
     try:
         for tmp, target in moves:
+            if target.is_dir():  # appeared since the check; it must not be moved aside like a file
+                raise IsADirectoryError(errno.EISDIR, "is a folder", str(target))
             previous = None
             if target.exists():
                 previous = target.with_name(f".{target.name}.{secrets.token_hex(6)}.old")
