@@ -2,6 +2,7 @@
 NaN numbers, missing or broken --config, an --out that is a file or cannot be written, a garbage .blend."""
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -74,11 +75,14 @@ def test_train(files, capsys, extra: list[str], code: int, message: str) -> None
     (["--out", "{out}"], 1, "is a folder"),  # --out NAME gives NAME.txt: a folder NAME.txt is refused
     (["--out", str(UNWRITABLE / "flip.txt")], 1, f"cannot write into {UNWRITABLE}"),
 ])
-def test_extract(files, capsys, extra: list[str], code: int, message: str) -> None:
+def test_extract(files, capsys, caplog, extra: list[str], code: int, message: str) -> None:
     (files["out"].parent / "out.txt").mkdir()
+    before = sorted(p.name for p in files["out"].parent.iterdir())
     argv = ["extract", str(SAMPLE), "--out", str(files["out"] / "flip.txt"), "--quiet"]
-    _fails(argv + [a.format(**files) for a in extra], capsys, code, message)
-    assert not files["out"].exists()
+    with caplog.at_level(logging.INFO):
+        _fails(argv + [a.format(**files) for a in extra], capsys, code, message)
+    assert not [r for r in caplog.records if r.name.startswith("trainer_service.video")]  # nothing was decoded
+    assert sorted(p.name for p in files["out"].parent.iterdir()) == before  # nothing published
 
 
 def test_demo_out_is_a_file(files, capsys) -> None:
