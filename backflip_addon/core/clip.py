@@ -14,6 +14,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,9 +153,11 @@ def _sample_within_cycle(clip: MotionClip, t: np.ndarray) -> np.ndarray:
 
 # --- validation (every format) ------------------------------------------------------------------
 _HINT = "fix or regenerate the clip file"
+Where = Callable[[int | None], str]
+"""Names frame i (or the whole array for None) in messages: "file:line: frame i" or "file: 'frames' frame i"."""
 
 
-def validate_frames(frames: np.ndarray, where) -> None:
+def validate_frames(frames: np.ndarray, where: Where) -> None:
     """Raise ClipFormatError unless `frames` (F, 44) holds finite numbers, durations within bounds and
     quaternions that can be meant as rotations. `where(i)` names row i for the message ("file:line: frame i")."""
     if frames.ndim != 2 or frames.shape[1] != FRAME_WIDTH:
@@ -192,10 +195,14 @@ def _first(mask: np.ndarray) -> int:
     return int(np.argmax(mask))
 
 
-def _checked_clip(frames: np.ndarray, loop, extras, name: str, where, loop_where: str) -> MotionClip:
-    """The one path from loaded values to a MotionClip, whatever the file format."""
+def _check_loop(loop, where: str) -> None:
     if not isinstance(loop, str) or loop not in LOOP_MODES:
-        raise ClipFormatError(f"{loop_where}: unknown Loop mode {loop!r}", f"use one of {LOOP_MODES}")
+        raise ClipFormatError(f"{where}: unknown Loop mode {loop!r}", f"use one of {LOOP_MODES}")
+
+
+def _checked_clip(frames: np.ndarray, loop, extras, name: str, where: Where, loop_where: str) -> MotionClip:
+    """The one path from loaded values to a MotionClip, whatever the file format."""
+    _check_loop(loop, loop_where)
     if not isinstance(extras, dict):
         raise ClipFormatError(f"{where(None)}: extras must be a JSON object, got {type(extras).__name__}", _HINT)
     validate_frames(frames, where)
@@ -261,13 +268,12 @@ def load_deepmimic(path: str | os.PathLike) -> MotionClip:
 
     if len(rows) < 2:
         raise ClipFormatError(f"{where(None)}: a clip needs at least 2 frames, found {len(rows)}", hint)
-    if not isinstance(loop, str) or loop not in LOOP_MODES:
-        raise ClipFormatError(f"{path}:1: unknown Loop mode {loop!r}", f"use one of {LOOP_MODES}")
+    _check_loop(loop, f"{path}:1")  # before the rows: a wrong mode is the likelier mistake
     frames = _rows_to_array(rows, where)
     return _checked_clip(frames, loop, data, path.stem, where, f"{path}:1")
 
 
-def _rows_to_array(rows: list, where) -> np.ndarray:
+def _rows_to_array(rows: list, where: Where) -> np.ndarray:
     """(F, 44) floats from JSON rows, or ClipFormatError naming the first row that is not 44 numbers."""
     for i, row in enumerate(rows):
         if type(row) is not list or len(row) != FRAME_WIDTH:
