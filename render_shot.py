@@ -136,7 +136,11 @@ def open_blend(path: Path | None) -> None:
         raise ShotError("No .blend to render", hint="Pass --blend scene.blend (or run blender -b scene.blend -P ...)")
     if not path.is_file():
         raise ShotError(f".blend not found: {path}", hint="Check the path of --blend")
-    bpy.ops.wm.open_mainfile(filepath=str(path.resolve()))
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(path.resolve()))
+    except RuntimeError as exc:  # Blender's own message names the problem (not a .blend, truncated, ...)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+        raise ShotError(f"Cannot open {path}: {reason}", hint="Pass a .blend saved by Blender") from exc
 
 
 def gpu_context_available() -> bool:
@@ -299,6 +303,21 @@ def contact_sheet(frames: list[Path], path: Path) -> Path:
     return path
 
 
+def prepare_output(folder: Path) -> Path:
+    """The output folder, created and checked before any rendering (a file there, or no rights, is a ShotError)."""
+    folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        raise ShotError(f"--out {folder} is a file", hint="Give a folder for --out")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".render_shot_probe_{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ShotError(f"Cannot write into {folder}: {exc.strerror}", hint="Choose a writable --out folder") from exc
+    return folder
+
+
 def render_shot(options: ShotOptions) -> ShotResult:
     import bpy
 
@@ -307,8 +326,7 @@ def render_shot(options: ShotOptions) -> ShotResult:
     first, last = frame_range(scene, options.frames)
     engine = choose_engine(options.engine)
     configure(scene, options, engine)
-    out = options.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output(options.out)
     print(f"render_shot: {scene.name} frames {first}-{last} with {engine} into {out}", flush=True)
     frames, per_frame = render_frames(scene, first, last, out / "frames")
     size = (

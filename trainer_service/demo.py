@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .arguments import check_output_folder
 from .paths import default_clip
 from .rl.stages import StageEntry, first_hold, first_landing, read_index
 
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     clip_path = args.clip or default_clip()
     load_clip(clip_path)  # fail early with the clip's own error
     out = Path(args.out)
+    check_output_folder(out)
     out.mkdir(parents=True, exist_ok=True)
 
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -7,10 +7,14 @@ from frame i to frame i+1 (the last row's is ignored). Extra top-level keys are 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
 import re
+import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +30,17 @@ LOOP_MODES = ("wrap", "none")
 # DeepMimic normalises on load and its own clips drift (kick: 0.58, backflip: 1.12); reject only
 # quaternions that cannot be meant as rotations (zero, or far from unit length).
 _UNIT_TOLERANCE = 0.5
+MAX_CLIP_BYTES = 64 * 2**20
+"""Largest clip file read (and, for .npz, the largest total of its arrays): about 70,000 frames of
+DeepMimic text, far beyond any motion worth imitating, and small enough to parse in a few seconds."""
+MIN_FRAME_SECONDS = 1e-4
+MAX_FRAME_SECONDS = 10.0
+"""A row's duration must lie in [MIN, MAX]: a typo such as 1e6 s would otherwise become millions
+of resampled frames (measured: the trainer asked for 78.7 GiB, Blender was killed at 23 GB)."""
+MAX_CLIP_SECONDS = 600.0
+"""A clip's whole duration: ten minutes of motion; the simulator tabulates it at 240 Hz per env."""
+MAX_RESAMPLED_FRAMES = 200_000
+"""Most frames `resample` makes (MAX_CLIP_SECONDS at 240 Hz, with room): about 70 MB of rows."""
 
 
 @dataclass
@@ -117,6 +132,11 @@ class MotionClip:
         """The same motion at another frame rate (covering the same duration)."""
         if not (fps > 0 and math.isfinite(fps)):
             raise InvalidInputError(f"frame rate must be positive, got {fps}", "pass e.g. 30")
+        if not self.duration * fps < MAX_RESAMPLED_FRAMES:
+            raise InvalidInputError(
+                f"{self.duration:.1f} s at {fps:g} fps would make more than {MAX_RESAMPLED_FRAMES:,} frames",
+                "use a shorter clip or a lower frame rate",
+            )
         count = max(2, int(round(self.duration * fps)) + 1)
         t = np.linspace(0.0, self.duration, count)
         frames = self.sample(t) if self.loop != "wrap" else _sample_within_cycle(self, t)
@@ -131,21 +151,99 @@ def _sample_within_cycle(clip: MotionClip, t: np.ndarray) -> np.ndarray:
     return out
 
 
+# --- validation (every format) ------------------------------------------------------------------
+_HINT = "fix or regenerate the clip file"
+Where = Callable[[int | None], str]
+"""Names frame i (or the whole array for None) in messages: "file:line: frame i" or "file: 'frames' frame i"."""
+
+
+def validate_frames(frames: np.ndarray, where: Where) -> None:
+    """Raise ClipFormatError unless `frames` (F, 44) holds finite numbers, durations within bounds and
+    quaternions that can be meant as rotations. `where(i)` names row i for the message ("file:line: frame i")."""
+    if frames.ndim != 2 or frames.shape[1] != FRAME_WIDTH:
+        raise ClipFormatError(f"{where(None)} has shape {frames.shape}, expected (frames, {FRAME_WIDTH})", _HINT)
+    if len(frames) < 2:
+        raise ClipFormatError(f"{where(None)}: a clip needs at least 2 frames, found {len(frames)}", _HINT)
+    bad = ~np.isfinite(frames).all(axis=1)
+    if bad.any():
+        raise ClipFormatError(f"{where(_first(bad))} holds NaN or infinity", _HINT)
+    durations = frames[:-1, 0]
+    bad = ~((durations >= MIN_FRAME_SECONDS) & (durations <= MAX_FRAME_SECONDS))
+    if bad.any():
+        i = _first(bad)
+        word = "non-positive" if durations[i] <= 0 else "out-of-range"
+        raise ClipFormatError(
+            f"{where(i)} has a {word} duration {durations[i]} s",
+            f"a frame lasts between {MIN_FRAME_SECONDS} and {MAX_FRAME_SECONDS} s (the first column); {_HINT}",
+        )
+    total = float(durations.sum())
+    if total > MAX_CLIP_SECONDS:
+        raise ClipFormatError(f"{where(None)}: the clip lasts {total:.1f} s, more than {MAX_CLIP_SECONDS:.0f} s",
+                              "trim the clip to the motion to imitate")
+    for start in QUAT_COLUMNS:
+        with np.errstate(over="ignore"):  # 1e300 squared is inf: rejected below all the same
+            norm = np.linalg.norm(frames[:, start : start + 4], axis=1)
+        bad = np.abs(norm - 1.0) > _UNIT_TOLERANCE
+        if bad.any():
+            i = _first(bad)
+            raise ClipFormatError(
+                f"{where(i)}: quaternion in columns {start}-{start + 3} has length {norm[i]:.4f}, expected 1", _HINT
+            )
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
+
+
+def _check_loop(loop, where: str) -> None:
+    if not isinstance(loop, str) or loop not in LOOP_MODES:
+        raise ClipFormatError(f"{where}: unknown Loop mode {loop!r}", f"use one of {LOOP_MODES}")
+
+
+def _checked_clip(frames: np.ndarray, loop, extras, name: str, where: Where, loop_where: str) -> MotionClip:
+    """The one path from loaded values to a MotionClip, whatever the file format."""
+    _check_loop(loop, loop_where)
+    if not isinstance(extras, dict):
+        raise ClipFormatError(f"{where(None)}: extras must be a JSON object, got {type(extras).__name__}", _HINT)
+    validate_frames(frames, where)
+    return MotionClip(frames, loop=loop, extras=extras, name=name)
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ClipFormatError(f"{path}: cannot read clip: {exc}", "check the path") from exc
+    if size > MAX_CLIP_BYTES:
+        raise ClipFormatError(
+            f"{path}: the clip file is {size / 2**20:.0f} MiB, more than the {MAX_CLIP_BYTES // 2**20} MiB limit",
+            "trim the clip to the motion to imitate, or resample it to a lower frame rate",
+        )
+
+
 # --- DeepMimic text I/O -------------------------------------------------------------------------
 _ROW = re.compile(r"\[([^\[\]]*)\]")
 
 
-def _frame_lines(text: str) -> list[int]:
-    """1-based line number of each frame row inside the "Frames" array."""
-    start = text.find('"Frames"')
-    start = text.find("[", start)
-    return [text.count("\n", 0, m.start()) + 1 for m in _ROW.finditer(text, start + 1)]
+def _frame_line(text: str, index: int) -> int:
+    """1-based line number of frame row `index` inside the "Frames" array (1 if it cannot be found).
+
+    Only called for the row an error names: one pass over the text, counting newlines as it goes."""
+    start = text.find("[", text.find('"Frames"'))
+    line, pos = 1 + text.count("\n", 0, start + 1), start + 1
+    for i, match in enumerate(_ROW.finditer(text, start + 1)):
+        line += text.count("\n", pos, match.start())
+        pos = match.start()
+        if i == index:
+            return line
+    return 1
 
 
 def load_deepmimic(path: str | os.PathLike) -> MotionClip:
     """Read a DeepMimic clip; raises ClipFormatError naming the file and line of the problem."""
     path = Path(path)
     hint = "fix or regenerate the clip file (DeepMimic format: JSON with 'Loop' and 'Frames')"
+    _check_size(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -156,42 +254,49 @@ def load_deepmimic(path: str | os.PathLike) -> MotionClip:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ClipFormatError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}", hint) from exc
+    except RecursionError as exc:
+        raise ClipFormatError(f"{path}:1: the JSON is nested too deeply to be a clip", hint) from exc
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ClipFormatError(f"{path}:1: not a usable JSON clip: {exc}", hint) from exc
     if not isinstance(data, dict) or not isinstance(data.get("Frames"), list):
         raise ClipFormatError(f"{path}:1: no 'Frames' array", hint)
     rows = data.pop("Frames")
     loop = data.pop("Loop", "wrap")
-    lines = _frame_lines(text)
-    if len(lines) != len(rows):
-        lines = [1] * len(rows)
+
+    def where(i: int | None) -> str:
+        return f"{path}:1" if i is None else f"{path}:{_frame_line(text, i)}: frame {i}"
+
     if len(rows) < 2:
-        raise ClipFormatError(f"{path}:{lines[0] if lines else 1}: a clip needs at least 2 frames, found {len(rows)}", hint)
-    if loop not in LOOP_MODES:
-        raise ClipFormatError(f"{path}:1: unknown Loop mode {loop!r}", f"use one of {LOOP_MODES}")
-    for i, (row, line) in enumerate(zip(rows, lines)):
-        _check_row(path, line, i, row, is_last=i == len(rows) - 1)
-    frames = np.array(rows, dtype=np.float64)
-    return MotionClip(frames, loop=loop, extras=data, name=path.stem)
+        raise ClipFormatError(f"{where(None)}: a clip needs at least 2 frames, found {len(rows)}", hint)
+    _check_loop(loop, f"{path}:1")  # before the rows: a wrong mode is the likelier mistake
+    frames = _rows_to_array(rows, where)
+    return _checked_clip(frames, loop, data, path.stem, where, f"{path}:1")
 
 
-def _check_row(path: Path, line: int, index: int, row, is_last: bool) -> None:
-    where = f"{path}:{line}: frame {index}"
-    hint = "fix or regenerate the clip file"
-    if not isinstance(row, list) or len(row) != FRAME_WIDTH:
-        count = len(row) if isinstance(row, list) else "no list of"
-        raise ClipFormatError(f"{where} has {count} numbers, expected {FRAME_WIDTH}", hint)
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row):
-        raise ClipFormatError(f"{where} holds something that is not a number", hint)
-    values = np.array(row, dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        raise ClipFormatError(f"{where} holds NaN or infinity", hint)
-    if values[0] <= 0 and not is_last:
-        raise ClipFormatError(f"{where} has a non-positive duration {values[0]}", hint)
-    for start in QUAT_COLUMNS:
-        norm = np.linalg.norm(values[start : start + 4])
-        if abs(norm - 1.0) > _UNIT_TOLERANCE:
-            raise ClipFormatError(
-                f"{where}: quaternion in columns {start}-{start + 3} has length {norm:.4f}, expected 1", hint
-            )
+def _rows_to_array(rows: list, where: Where) -> np.ndarray:
+    """(F, 44) floats from JSON rows, or ClipFormatError naming the first row that is not 44 numbers."""
+    for i, row in enumerate(rows):
+        if type(row) is not list or len(row) != FRAME_WIDTH:
+            count = len(row) if isinstance(row, list) else "no list of"
+            raise ClipFormatError(f"{where(i)} has {count} numbers, expected {FRAME_WIDTH}", _HINT)
+    # One pass over every value at C speed; the row loop below runs only to name the culprit.
+    if not set(map(type, itertools.chain.from_iterable(rows))) <= {int, float}:
+        for i, row in enumerate(rows):
+            if not all(type(v) in (int, float) for v in row):
+                raise ClipFormatError(f"{where(i)} holds something that is not a number", _HINT)
+    try:
+        return np.array(rows, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range
+        i = next(i for i, row in enumerate(rows) if any(type(v) is int and not _fits_float(v) for v in row))
+        raise ClipFormatError(f"{where(i)} holds a number beyond float range", _HINT) from None
+
+
+def _fits_float(value: int) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def dumps_deepmimic(clip: MotionClip) -> str:
@@ -225,23 +330,67 @@ def save_npz(clip: MotionClip, path: str | os.PathLike, **arrays: np.ndarray) ->
 
 
 def load_npz(path: str | os.PathLike) -> tuple[MotionClip, dict[str, np.ndarray]]:
-    """The clip and any extra arrays stored beside it."""
+    """The clip and any extra arrays stored beside it; raises ClipFormatError naming the file and field."""
     path = Path(path)
+    _check_size(path)
+    contents = _read_npz_arrays(path)
+
+    def field(key: str, kind: str, required: bool = True):
+        if key not in contents:
+            if required:
+                raise ClipFormatError(f"{path}: the clip .npz has no {key!r} array", "regenerate the file")
+            return None
+        value = contents.pop(key)
+        if kind != "frames" and (value.shape != () or value.dtype.kind not in kind):
+            raise ClipFormatError(f"{path}: {key!r} must be a single {'string' if kind == 'U' else 'integer'}, "
+                                  f"got a {value.dtype} array of shape {value.shape}", "regenerate the file")
+        return value
+
+    version = field("version", "iu")
+    if int(version) != NPZ_VERSION:
+        raise ClipFormatError(f"{path}: clip .npz version {int(version)}, expected {NPZ_VERSION}", "regenerate the file")
+    frames = field("frames", "frames")
+    if frames.dtype.kind not in "fiu":
+        raise ClipFormatError(f"{path}: 'frames' holds {frames.dtype} values, not numbers", "regenerate the file")
+    loop = str(field("loop", "U"))
+    name = field("name", "U", required=False)
+    extras = field("extras", "U", required=False)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise ClipFormatError(f"{path}: not a readable .npz clip: {exc}", "regenerate the file") from exc
-    version = int(contents.pop("version", -1))
-    if version != NPZ_VERSION:
-        raise ClipFormatError(f"{path}: clip .npz version {version}, expected {NPZ_VERSION}", "regenerate the file")
-    clip = MotionClip(
-        contents.pop("frames"),
-        loop=str(contents.pop("loop")),
-        extras=json.loads(str(contents.pop("extras"))),
-        name=str(contents.pop("name")),
-    )
+        extras = {} if extras is None else json.loads(str(extras))
+    except (ValueError, RecursionError) as exc:
+        raise ClipFormatError(f"{path}: 'extras' is not valid JSON: {exc}", "regenerate the file") from exc
+
+    def where(i: int | None) -> str:
+        return f"{path}: 'frames'" if i is None else f"{path}: 'frames' frame {i}"
+
+    clip = _checked_clip(frames.astype(np.float64), loop, extras, "" if name is None else str(name), where,
+                         f"{path}: 'loop'")
     return clip, contents
+
+
+def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an .npz, after checking from the headers that together they fit MAX_CLIP_BYTES
+    (a crafted header can claim any shape, a member can inflate without bound); pickles are refused."""
+    unreadable = (OSError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+    headers = {1: np.lib.format.read_array_header_1_0, 2: np.lib.format.read_array_header_2_0}
+    arrays, total = {}, 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                with archive.open(member) as stream:
+                    major, _ = np.lib.format.read_magic(stream)
+                    if major not in headers:
+                        raise ValueError(f"{member}: .npy format version {major} is not supported")
+                    shape, _, dtype = headers[major](stream)
+                    total += math.prod(shape) * dtype.itemsize
+                    if total > MAX_CLIP_BYTES:
+                        raise ClipFormatError(f"{path}: the arrays of the .npz need more than "
+                                              f"{MAX_CLIP_BYTES // 2**20} MiB", "trim the clip to the motion to imitate")
+                with archive.open(member) as stream:
+                    arrays[member.removesuffix(".npy")] = np.lib.format.read_array(stream, allow_pickle=False)
+    except unreadable as exc:
+        raise ClipFormatError(f"{path}: not a readable .npz clip: {exc}", "regenerate the file") from exc
+    return arrays
 
 
 def load_clip(path: str | os.PathLike) -> MotionClip:

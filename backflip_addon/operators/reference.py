@@ -1,10 +1,14 @@
 """Reference clip operators: bring a DeepMimic clip into the scene on the humanoid armature."""
 from __future__ import annotations
 
+import logging
+
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
-from ..core.errors import BackflipError
+from ..core.errors import BackflipError, InvalidInputError
+
+logger = logging.getLogger(__name__)
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -12,16 +16,26 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 
 def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Object | None = None) -> bpy.types.Object:
-    """Load a clip and key it onto `armature` (a new humanoid if None); returns the armature."""
+    """Load a clip and key it onto `armature` (a new humanoid if None); returns the armature.
+
+    On any error the scene is left as it was: nothing added stays, no setting is changed."""
     from ..blender import keys, rig
+    from ..blender.rollback import removed_on_error
     from ..core.clip import load_clip
+    from ..core.skeleton import humanoid3d
 
     clip = load_clip(path)  # raises before anything is added to the scene
-    if armature is None:
-        armature, _ = rig.build_humanoid(context, name="Backflip")
-    keys.key_clip(armature, clip, fps=scene_fps(context.scene), start_frame=context.scene.frame_start)
-    frames = clip.resample(scene_fps(context.scene)).num_frames
-    context.scene.frame_end = max(context.scene.frame_end, context.scene.frame_start + frames - 1)
+    if armature is not None:
+        missing = [b.name for b in humanoid3d().bodies if armature.type != "ARMATURE" or b.name not in armature.data.bones]
+        if missing:
+            raise InvalidInputError(f"{armature.name} is not a Backflip humanoid (no bone {missing[0]!r})",
+                                    "untick Use Scene Character to build a new one, or pick the Backflip armature")
+    with removed_on_error():
+        if armature is None:
+            armature, _ = rig.build_humanoid(context, name="Backflip")
+        action = keys.key_clip(armature, clip, fps=scene_fps(context.scene), start_frame=context.scene.frame_start)
+    frames = action.frame_range[1] - action.frame_range[0] + 1
+    context.scene.frame_end = max(context.scene.frame_end, context.scene.frame_start + round(frames) - 1)
     settings = context.scene.backflip.reference
     settings.clip_path = path
     settings.armature = armature
@@ -48,6 +62,10 @@ class BACKFLIP_OT_import_clip(bpy.types.Operator, ImportHelper):
             armature = import_clip(context, self.filepath, existing)
         except BackflipError as exc:
             self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        except Exception as exc:  # a bug or an odd file must not leave a traceback (and a half-built scene)
+            logger.exception("importing %s failed", self.filepath)
+            self.report({"ERROR"}, f"Could not import {bpy.path.basename(self.filepath)}: {type(exc).__name__}: {exc}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Keyed {bpy.path.basename(self.filepath)} onto {armature.name}")
         return {"FINISHED"}

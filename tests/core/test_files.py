@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backflip_addon.core.files import replacing, write_atomic
+from backflip_addon.core.errors import InvalidInputError
+from backflip_addon.core.files import publishing, replacing, write_atomic
 
 
 def test_write_atomic_replaces_and_leaves_an_ordinary_file(tmp_path: Path):
@@ -36,3 +37,43 @@ def test_nested_blocks_publish_together(tmp_path: Path):
         b.write_text("2")
         assert not (tmp_path / "a").exists()  # nothing is visible before the block ends
     assert (tmp_path / "a").read_text() == "1" and (tmp_path / "b").read_text() == "2"
+
+
+def _three(tmp_path: Path) -> list[Path]:
+    paths = [tmp_path / "flip.txt", tmp_path / "flip.npz", tmp_path / "flip.preview.mp4"]
+    for path in paths:
+        path.write_text(f"old {path.name}")
+    return paths
+
+
+def test_publishing_checks_every_target_first(tmp_path: Path):
+    paths = _three(tmp_path)
+    paths[0].unlink()
+    paths[0].mkdir()  # the clip path is an existing folder
+    with pytest.raises(InvalidInputError, match="flip.txt is a folder"):
+        with publishing(paths):
+            pytest.fail("the block must not run")
+    assert [p.read_text() for p in paths[1:]] == ["old flip.npz", "old flip.preview.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flip.npz", "flip.preview.mp4", "flip.txt"]
+
+
+def test_a_failed_rename_rolls_back_those_already_made(tmp_path: Path):
+    paths = _three(tmp_path)
+    with pytest.raises(IsADirectoryError):
+        with publishing(paths) as tmps:
+            for tmp in tmps:
+                tmp.write_text("new")
+            paths[2].unlink()
+            paths[2].mkdir()  # appears after the check: the last rename fails
+    assert [p.read_text() for p in paths[:2]] == ["old flip.txt", "old flip.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flip.npz", "flip.preview.mp4", "flip.txt"]
+
+
+def test_publishing_replaces_all_together(tmp_path: Path):
+    paths = _three(tmp_path)
+    with publishing(paths) as tmps:
+        assert [t.suffix for t in tmps] == [".txt", ".npz", ".mp4"]  # writers that pick a format by name
+        for tmp in tmps:
+            tmp.write_text("new")
+    assert [p.read_text() for p in paths] == ["new"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flip.npz", "flip.preview.mp4", "flip.txt"]

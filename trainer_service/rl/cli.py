@@ -10,6 +10,7 @@ from pathlib import Path
 
 from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError
+from trainer_service.arguments import check_output_folder, finite_float, read_json_config
 
 from . import stages
 from .config import TrainConfig
@@ -21,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip", type=Path, default=None,
                         help="reference clip (DeepMimic .txt or .npz); default: DeepMimic's backflip")
     parser.add_argument("--out", type=Path, required=True, help="run folder (stages, checkpoints, logs)")
-    parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes of this session")
-    parser.add_argument("--samples", type=float, default=None,
+    parser.add_argument("--minutes", type=finite_float, default=None, help="stop after this many minutes of this session")
+    parser.add_argument("--samples", type=finite_float, default=None,
                         help="stop at this many samples in total (default 7e6, about 2 h on 2 cores); "
                              "the learning rate decays to zero over them")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from --config plus the budget flags (for a new run)."""
-    data = json.loads(args.config.read_text()) if args.config else {}
+    data = read_json_config(args.config) if args.config else {}
     config = from_dict(TrainConfig, data)
     apply_budget(config, args)
     config.validate()
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .trainer import Trainer
 
+    check_output_folder(args.out)
     if args.resume:
         if args.config is not None:
             raise InvalidInputError("--config cannot change a run being resumed",

@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from backflip_addon.core.errors import InvalidInputError
+from trainer_service.arguments import finite_float, read_json_config
 
 logger = logging.getLogger(__name__)
 
@@ -15,11 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", type=Path, help="input video (any format OpenCV opens)")
     parser.add_argument("--out", type=Path, required=True,
                         help="output clip NAME.txt; NAME.npz and NAME.preview.mp4 are written beside it")
-    parser.add_argument("--start", type=float, default=None, help="first time to use (seconds)")
-    parser.add_argument("--end", type=float, default=None, help="time to stop at (seconds)")
+    parser.add_argument("--start", type=finite_float, default=None, help="first time to use (seconds)")
+    parser.add_argument("--end", type=finite_float, default=None, help="time to stop at (seconds)")
     parser.add_argument("--start-frame", type=int, default=None, help="first frame to use (0-based)")
     parser.add_argument("--end-frame", type=int, default=None, help="frame to stop before")
-    parser.add_argument("--hfov", type=float, default=None, help="camera horizontal field of view (degrees)")
+    parser.add_argument("--hfov", type=finite_float, default=None, help="camera horizontal field of view (degrees)")
     parser.add_argument("--config", type=Path, default=None, help="JSON file of ExtractConfig overrides")
     parser.add_argument("--no-preview", action="store_true", help="skip the preview video")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -28,12 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_config(args: argparse.Namespace):
     from .extract import ExtractConfig
 
-    data = {}
-    if args.config is not None:
-        try:
-            data = json.loads(Path(args.config).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidInputError(f"{args.config}: cannot read the config: {exc}", "pass a JSON object") from exc
+    data = read_json_config(args.config) if args.config is not None else {}
     if args.hfov is not None:
         data.setdefault("fit", {})["hfov_deg"] = args.hfov
     if args.no_preview:
@@ -42,7 +37,10 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .extract import extract, write_outputs
+    from backflip_addon.core.errors import InvalidInputError
+    from backflip_addon.core.files import check_writable
+
+    from .extract import extract, output_paths, write_outputs
     from .read import Trim
 
     for name in ("start", "end"):
@@ -50,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 0:
             raise InvalidInputError(f"--{name} must not be negative, got {value}", "pass seconds from the start")
     config = build_config(args)
+    check_writable(output_paths(args.out, config).values())  # before minutes of work, not after
     trim = Trim(args.start, args.end, args.start_frame, args.end_frame)
     bars: dict = {}
 
@@ -76,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         "refilled": int(track.refilled.sum()),
         "mean_confidence": round(float(track.confidence.mean()), 3),
         "gravity_check_m_s2": None if result.fit.gravity != result.fit.gravity else round(result.fit.gravity, 2),
+        "video_rotation_deg": result.video.rotation,
+        "warnings": result.warnings,
         "seconds": {k: round(v, 2) for k, v in result.timings.items()},
         "outputs": {k: str(v) for k, v in paths.items()},
     }

@@ -68,6 +68,7 @@ KEY_LANDMARKS = np.array([L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_ELBOW, L.RIG
 MIRROR = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21,
                    24, 23, 26, 25, 28, 27, 30, 29, 32, 31])
 ROTATIONS = (0, 90, 180, 270)
+_MAX_WAITING = 8  # decoded frames queued for pose at most (8 frames of 720p: 22 MB)
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,9 @@ class PoseBatch:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def add(self, rgb: np.ndarray) -> None:
+        # Decoding outpaces pose: wait for older frames so that only a few decoded ones are ever held.
+        if len(self._futures) >= _MAX_WAITING:
+            self._futures[-_MAX_WAITING].result()
         self._futures.append(self._pool.submit(self._work, rgb))
 
     def _work(self, rgb: np.ndarray) -> list:
