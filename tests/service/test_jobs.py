@@ -55,3 +55,20 @@ def test_rollout_of_the_shipped_landing_stage_on_a_floor(services, tmp_path):
         assert load_clip(events_path.parent / attempt["clip"]).num_frames == len(attempt["contacts"])
     assert any(a["landed"] for a in events["attempts"])
     assert done.id in [r.id for r in client.rollouts()]
+
+
+def test_a_restart_keeps_finished_jobs_readable_and_runs_queued_ones(services, tmp_path, backflip_clip_path):
+    state = tmp_path / "state"
+    roots = (backflip_clip_path.parent,)
+    client = services.start(state, roots, BACKFLIP_MAX_SIDE_JOBS="0")
+    imported = client.create_reference(ReferenceRequest(clip=str(backflip_clip_path)))
+    upload = client.upload(VIDEO)
+    queued = client.create_reference(ReferenceRequest(video=upload.path, start=0.2, end=0.6))
+    assert client.job(queued.id).state == "queued"
+    services.kill(state)
+
+    client = services.start(state, roots)
+    assert client.reference(imported.id).state == "done" and Path(client.reference(imported.id).clip).exists()
+    (job,) = poll_until_finished(client, [queued.id], 240)
+    assert job.state == "done", job.log_tail
+    assert load_clip(job.result["clip"]).num_frames > 5

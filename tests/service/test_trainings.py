@@ -73,3 +73,24 @@ def test_training_lifecycle_over_http(services, tmp_path):
     assert len(client.stages(first.id)) >= 2, "a cancelled training keeps its stages"
     missing = cli(state, "jobs", "show", "nope")
     assert missing.returncode == 1 and "hint:" in missing.stderr
+
+
+def test_stopping_the_service_checkpoints_the_training_and_the_next_start_resumes_it(services, tmp_path):
+    import torch
+
+    from backflip_addon.client.service import stop_service
+
+    state = tmp_path / "state"
+    client = services.start(state)
+    config = tiny_training_config()
+    config["checkpoint_seconds"] = 3600.0  # only stages (256, 2560, 25600 samples) and the stop checkpoint
+    config["stages"].update(stages_per_decade=1, eval_every_samples=10**9)
+    training = client.create_training(TrainingRequest(samples=10**6, config=config))
+    seen = wait_for(lambda: (n := client.training(training.id).progress.samples) >= 4000 and n, 240, "4000 samples")
+    assert stop_service(state)
+    run = state / "jobs" / training.id / "run"
+    saved = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["state"]["samples"]
+    assert saved >= seen, "the stop saved a checkpoint past the last stage's"
+    client = services.start(state)
+    wait_for(lambda: client.training(training.id).progress.samples > saved, 240, "the training to resume")
+    assert "--resume" in client.job_log(training.id).rsplit("$ ", 1)[-1]

@@ -40,6 +40,8 @@ class Settings:
     """how often the supervisor looks at its workers"""
     stop_grace_seconds: float = 60.0
     """how long a paused training may take to save its checkpoint before it is killed"""
+    shutdown_grace_seconds: float = 15.0
+    """how long running trainings may take to save a checkpoint when the service stops"""
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).expanduser().resolve()

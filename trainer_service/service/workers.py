@@ -192,12 +192,21 @@ class Supervisor:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop watching; running workers are stopped too (a training keeps its last checkpoint)."""
+        """Stop watching; running workers are stopped too (a training saves a checkpoint first, if it can
+        within `shutdown_grace_seconds`), and queued again for the next start."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
         with self._lock:
-            for job_id, proc in list(self.procs.items()):
+            for job_id, proc in self.procs.items():
+                if self.store.get(job_id).kind == "train":
+                    os.kill(proc.pid, signal.SIGINT)  # save a checkpoint now rather than lose the last minutes
+            deadline = time.monotonic() + self.settings.shutdown_grace_seconds
+            for job_id, proc in self.procs.items():
+                try:
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
                 _kill_session(proc.pid)
                 proc.wait(timeout=30)
                 self.store.update(job_id, state="queued", pid=None, message="queued again: the service stopped")
