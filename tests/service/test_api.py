@@ -168,3 +168,17 @@ def test_connect_finds_the_running_service_and_none_elsewhere(shared, tmp_path):
     client, state, _ = shared
     assert connect(state).health().version == client.health().version
     assert connect(tmp_path) is None
+
+
+def test_a_second_service_for_the_same_state_folder_refuses_to_start(shared):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT, service_env
+
+    _, state, _ = shared
+    before = read_service_file(state)
+    result = subprocess.run([sys.executable, "-m", "trainer_service", "serve", "--state-dir", str(state)], cwd=ROOT,
+                            env=service_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "already runs" in result.stderr and "hint:" in result.stderr
+    assert read_service_file(state) == before

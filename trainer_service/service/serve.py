@@ -7,6 +7,7 @@ needs the token.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
@@ -50,6 +51,18 @@ def write_service_file(state_dir: Path, info: dict) -> None:
         tmp.write_text(json.dumps(info))
 
 
+def hold_state_dir(state_dir: Path):
+    """An exclusive lock on the state folder: two services would run the same jobs twice."""
+    handle = open(state_dir / "service.lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BackflipError(f"another trainer service already runs for {state_dir}",
+                            "use that one (its port and token are in service.json), or stop it first") from None
+    return handle
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -79,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(state_dir=args.state_dir or default_state_dir(), allowed_roots=tuple(args.allow_root),
                         **overrides)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    lock = hold_state_dir(settings.state_dir)  # noqa: F841 -- held until the process ends (a kill releases it)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: reachable from other machines (the token is still required)", args.host)
     sock = bind(args.host, args.port)

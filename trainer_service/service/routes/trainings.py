@@ -40,7 +40,7 @@ def training_of(job: JobStatus) -> Training:
 def check_overrides(config: dict) -> dict:
     """TrainConfig overrides: known keys (from_dict), values of the defaults' types, a valid simulator part."""
     from trainer_service.rl.config import TrainConfig, to_dict
-    from trainer_service.rl.trainer import sim_config_for
+    from trainer_service.sim.config import SimConfig  # not rl.trainer's helper: that would load torch here
 
     def same_types(value, default, where: str) -> None:
         if where == "sim":
@@ -67,7 +67,7 @@ def check_overrides(config: dict) -> dict:
     from_dict(TrainConfig, config)  # unknown keys, at every level
     same_types(config, to_dict(TrainConfig()), "")
     try:
-        sim_config_for(config.get("sim", {}))
+        SimConfig.from_dict({**SimConfig().to_dict(), **config.get("sim", {})})
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"config.sim: {exc}", "see trainer_service/sim/config.py") from exc
     return config
