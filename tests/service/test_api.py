@@ -82,6 +82,13 @@ def test_a_clip_inside_a_root_becomes_a_reference_at_once(shared, backflip_clip_
     assert client.reference(reference.id).clip == reference.clip
     statuses = poll_step(client, [reference.id])
     assert statuses[0].state == "done" and finished(statuses)
+    with pytest.raises(ServiceError) as caught:
+        client.resume_job(reference.id)
+    assert caught.value.status == 409 and "done" in caught.value.message
+    with pytest.raises(ServiceError) as caught:
+        client.pause_job(reference.id)
+    assert caught.value.status == 400 and "only trainings pause" in caught.value.message
+    assert client.cancel_job(reference.id).state == "done"  # nothing left to cancel
 
 
 def test_uploads_are_stored_and_oversize_ones_are_413(shared, tmp_path, backflip_clip_path):

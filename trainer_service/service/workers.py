@@ -25,6 +25,7 @@ from pathlib import Path
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.protocol import ErrorInfo, JobStatus
 
+from .errors import ConflictError
 from .settings import Settings
 from .store import JobStore
 
@@ -123,7 +124,7 @@ def command_for(job: JobStatus) -> list[str]:
                 "--out", str(rollout_out(job)), "--seed", str(p["seed"]), "--attempts", str(p["attempts"]),
                 "--perturb", str(p["perturb"]), f"--start={start}", "--fps", str(p["fps"]),
                 "--seconds", str(p["seconds"])]
-    raise InvalidInputError(f"job kind {job.kind!r} has no worker", "")
+    raise InvalidInputError(f"job kind {job.kind!r} has no worker", "this job was made by another version; cancel it")
 
 
 def result_for(job: JobStatus) -> dict:
@@ -319,7 +320,8 @@ class Supervisor:
                     os.kill(self.procs[job_id].pid, signal.SIGINT)  # the trainer saves a checkpoint and exits
                     self._pause_sent[job_id] = time.monotonic()
             elif job.state != "paused":
-                raise InvalidInputError(f"job {job_id} is {job.state}; it cannot pause", "")
+                raise ConflictError(f"job {job_id} is {job.state}; it cannot pause",
+                                    "only queued or running trainings pause")
             return self.store.get(job_id)
 
     def resume(self, job_id: str) -> JobStatus:
@@ -328,8 +330,8 @@ class Supervisor:
             if job.state in ("paused", "failed") and job.kind == "train":
                 self.store.update(job_id, state="queued", error=None, message="queued to resume")
             elif job.state not in ("queued", "running"):
-                raise InvalidInputError(f"job {job_id} is {job.state}; it cannot resume",
-                                        "only paused trainings, or trainings whose worker died, resume")
+                raise ConflictError(f"job {job_id} is {job.state}; it cannot resume",
+                                    "only paused trainings, or trainings whose worker died, resume")
             return self.store.get(job_id)
 
     def cancel(self, job_id: str) -> JobStatus:
@@ -342,7 +344,8 @@ class Supervisor:
                 self.store.update(job_id, requested="cancel", message="cancelling")
                 _kill_session(self.procs[job_id].pid)
             elif job.state not in ("cancelled", "done"):
-                raise InvalidInputError(f"job {job_id} is {job.state}; it cannot be cancelled", "")
+                raise ConflictError(f"job {job_id} is {job.state}; it cannot be cancelled",
+                                    "wait a moment: it is changing state; then ask again")
             return self.store.get(job_id)
 
 

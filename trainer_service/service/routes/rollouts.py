@@ -34,7 +34,8 @@ def check_colliders(colliders: list[dict]) -> None:
 def stage_dir_of(request: RolloutRequest, svc: Service) -> Path:
     if request.stage_dir is not None:
         if request.training is not None or request.stage is not None:
-            raise InvalidInputError("name the stage either by stage_dir or by training and stage, not both", "")
+            raise InvalidInputError("name the stage either by stage_dir or by training and stage, not both",
+                                    "send stage_dir alone, or training + stage")
         folder = svc.settings.check_path(request.stage_dir, "stage_dir")
     elif request.training is not None and request.stage is not None:
         folder = Path(find_stage(svc, request.training, request.stage).path)
@@ -50,16 +51,17 @@ def stage_dir_of(request: RolloutRequest, svc: Service) -> Path:
 def create_rollout(request: RolloutRequest, svc: Service = Depends(service)) -> JobStatus:
     """Queue a rollout of a stage in the given colliders; poll GET /jobs/{id}; its result holds `events`."""
     if not 1 <= request.attempts <= 64:
-        raise InvalidInputError(f"attempts must be 1..64, got {request.attempts}", "")
+        raise InvalidInputError(f"attempts must be 1..64, got {request.attempts}", "ask for fewer attempts")
     if len(request.start) != 3:
-        raise InvalidInputError(f"start must be [X, Y, HEADING_DEG], got {request.start}", "")
+        raise InvalidInputError(f"start must be [X, Y, HEADING_DEG], got {request.start}",
+                                "metres on Blender's ground plane and degrees about +Z, e.g. [0, 0, 90]")
     for value in request.start:
         check_number("start", value, -1e4, 1e4)
     check_number("perturb", request.perturb, 0.0, 10.0)
     check_number("fps", request.fps, 0.0, 1000.0, low_open=True)
     check_number("seconds", request.seconds, 0.0, 600.0)
     if not 0 <= request.seed < 2**31:
-        raise InvalidInputError(f"seed must be 0..2^31-1, got {request.seed}", "")
+        raise InvalidInputError(f"seed must be 0..2^31-1, got {request.seed}", "pass a non-negative 32-bit seed")
     if not request.colliders:
         raise InvalidInputError("no colliders", 'send at least a floor: [{"kind": "plane"}]')
     check_colliders(request.colliders)
