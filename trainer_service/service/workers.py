@@ -36,6 +36,8 @@ LOG_NAME = "log.txt"
 LOG_TAIL_BYTES = 4000
 SIDE_KINDS = ("extract", "rollout")
 BAR = re.compile(r"(\w[\w ]*):\s+(\d+)%\|")
+BAR_SPANS = {("extract", "pose"): (0.0, 0.7), ("extract", "fit"): (0.7, 0.95)}
+"""the part of a job's progress each of its progress bars covers (by their share of the time, measured)"""
 
 
 def run_dir(job: JobStatus) -> Path:
@@ -248,7 +250,9 @@ class Supervisor:
             bars = BAR.findall(tail)
             if bars:
                 name, percent = bars[-1]
-                values["progress"], values["message"] = int(percent) / 100.0, f"{name} {percent}%"
+                low, high = BAR_SPANS.get((job.kind, name), (0.0, 1.0))
+                values["progress"] = max(job.progress, low + (high - low) * int(percent) / 100.0)
+                values["message"] = f"{name} {percent}%"
         self.store.update(job.id, **values)
         sent = self._pause_sent.get(job.id)
         if sent is not None and time.monotonic() - sent > self.settings.stop_grace_seconds:
