@@ -28,6 +28,26 @@ def _error(status: int, code: str, message: str, hint: str = "", headers: dict |
     return JSONResponse({"code": code, "message": message, "hint": hint}, status_code=status, headers=headers)
 
 
+class TokenAuth:
+    """Every request needs `Authorization: Bearer TOKEN` (a plain ASGI middleware: status polls are the
+    hottest path, and Starlette's BaseHTTPMiddleware costs about a millisecond each)."""
+
+    def __init__(self, app, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        given = next((value for key, value in scope["headers"] if key == b"authorization"), b"")
+        if hmac.compare_digest(given, self.expected):
+            return await self.app(scope, receive, send)
+        response = _error(401, "unauthorized", "missing or wrong bearer token",
+                          "send `Authorization: Bearer TOKEN` with the token from the state folder's service.json",
+                          {"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+
 def create_app(service: Service) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -42,16 +62,7 @@ def create_app(service: Service) -> FastAPI:
                   description="Reference clips, trainings, learning stages and rollouts in a set, as durable jobs. "
                               "Every request needs `Authorization: Bearer TOKEN` (the token is in service.json).")
     app.state.service = service
-    expected = f"Bearer {service.token}".encode()
-
-    @app.middleware("http")
-    async def require_token(request: Request, call_next):
-        given = request.headers.get("authorization", "").encode("utf-8", "replace")
-        if not hmac.compare_digest(given, expected):
-            return _error(401, "unauthorized", "missing or wrong bearer token",
-                          "send `Authorization: Bearer TOKEN` with the token from the state folder's service.json",
-                          {"WWW-Authenticate": "Bearer"})
-        return await call_next(request)
+    app.add_middleware(TokenAuth, token=service.token)
 
     @app.exception_handler(BackflipError)
     async def backflip_error(request: Request, exc: BackflipError) -> JSONResponse:

@@ -39,5 +39,6 @@ class Service:
         return job_id, folder
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
+    # async: a plain function would be run in the thread pool, a hop every request would pay
     return request.app.state.service

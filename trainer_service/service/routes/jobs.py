@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
-from backflip_addon.core.protocol import JobStatus
+from backflip_addon.core.protocol import JobStatus, to_json
 
 from ..deps import Service, service
 from ..workers import LOG_NAME, read_tail
@@ -20,9 +20,11 @@ def list_jobs(svc: Service = Depends(service)) -> list[JobStatus]:
     return svc.store.list()
 
 
-@router.get("/{job_id}")
-def get_job(job_id: str, svc: Service = Depends(service)) -> JobStatus:
-    return svc.store.get(job_id)
+@router.get("/{job_id}", response_model=JobStatus)
+async def get_job(job_id: str, svc: Service = Depends(service)) -> JSONResponse:
+    """The status Blender polls: answered on the event loop (one indexed SQLite read) and serialised
+    straight from the dataclass, the cheapest path through the service."""
+    return JSONResponse(to_json(svc.store.get(job_id)))
 
 
 @router.get("/{job_id}/log", response_class=PlainTextResponse)
