@@ -1,14 +1,14 @@
 """Service under polling load: 50 concurrent status pollers while a training runs.
 
 Starts a real service (temporary state folder, loopback), queues a training, and once it is going
-measures in alternating windows: no polling / 50 pollers / no polling. Each poller is its own client
+measures in alternating windows: no polling / 50 pollers / ... / no polling. Each poller is its own client
 (own connection per request, as Blender's urllib does) asking GET /jobs/{id} every --interval seconds,
 all 50 released together each round. The training's samples/s in a window is read off its progress.jsonl
 (samples over training seconds between the window's first and last iteration record). Reported: median
-and p99 poll latency, and samples/s without polling (mean of the two quiet windows) beside samples/s
-with it. Targets: median < 50 ms, throughput drop < 10 %.
+and p99 poll latency, samples/s without polling (mean of the quiet windows) beside samples/s with it
+(mean of the polled ones), and the cores the service and the pollers themselves used while polled. Targets: median < 50 ms, throughput drop < 10 %.
 
-    .venv/bin/python bench/service_load.py [--pollers 50] [--interval 0.5] [--window 30] [--envs 4]
+    .venv/bin/python bench/service_load.py [--pollers 50] [--interval 0.5] [--window 20] [--rounds 3] [--envs 4]
 
 Prints one JSON line.
 """
@@ -87,11 +87,23 @@ def poll_window(client: ServiceClient, job_id: str, pollers: int, interval: floa
     return latencies
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pollers", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between one poller's requests")
-    parser.add_argument("--window", type=float, default=30.0, help="seconds per measuring window")
+    parser.add_argument("--window", type=float, default=20.0, help="seconds per measuring window")
+    parser.add_argument("--rounds", type=int, default=3, help="pairs of windows (quiet, polled), plus a last quiet one")
     parser.add_argument("--envs", type=int, default=4)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="backflip-load-") as tmp:
@@ -108,28 +120,36 @@ def main() -> None:
             stop = threading.Event()
             watcher = threading.Thread(target=watch, args=(run, marks, stop))
             watcher.start()
-            windows = {}
-            try:
-                for name in ("quiet_1", "polled", "quiet_2"):
-                    t0 = time.monotonic()
-                    latencies = (poll_window(client, training.id, args.pollers, args.interval, args.window)
-                                 if name == "polled" else time.sleep(args.window) or [])
-                    t1 = time.monotonic()
-                    windows[name] = (t0, t1, latencies)
+            service_pid = int(json.loads((state / "service.json").read_text())["pid"])
+            windows, latencies, cpu = [], [], {"service": 0.0, "pollers": 0.0}
+            try:  # quiet and polled windows alternate, so the machine's other load drifts into both alike
+                for name in ["quiet", "polled"] * args.rounds + ["quiet"]:
+                    t0, service0, own0 = time.monotonic(), process_cpu_seconds(service_pid), own_cpu_seconds()
+                    if name == "polled":
+                        latencies += poll_window(client, training.id, args.pollers, args.interval, args.window)
+                        cpu["service"] += process_cpu_seconds(service_pid) - service0
+                        cpu["pollers"] += own_cpu_seconds() - own0
+                    else:
+                        time.sleep(args.window)
+                    windows.append((name, t0, time.monotonic()))
             finally:
                 stop.set()
                 watcher.join()
-            rates = {name: samples_per_second(run, t0, t1, marks) for name, (t0, t1, _) in windows.items()}
-            latencies = sorted(windows["polled"][2])
-            quiet = (rates["quiet_1"] + rates["quiet_2"]) / 2
+            rates = [(name, samples_per_second(run, t0, t1, marks)) for name, t0, t1 in windows]
+            latencies.sort()
+            quiet = statistics.mean(r for name, r in rates if name == "quiet")
+            polled = statistics.mean(r for name, r in rates if name == "polled")
+            polled_seconds = args.window * args.rounds
             result = {
                 "bench": "service_load", "pollers": args.pollers, "interval_s": args.interval,
                 "window_s": args.window, "envs": args.envs, "requests": len(latencies),
                 "median_ms": round(1000 * statistics.median(latencies), 1),
                 "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1),
-                "samples_per_s_quiet": round(quiet, 1), "samples_per_s_polled": round(rates["polled"], 1),
-                "samples_per_s_windows": {k: round(v, 1) for k, v in rates.items()},
-                "throughput_drop_pct": round(100 * (1 - rates["polled"] / quiet), 1),
+                "samples_per_s_quiet": round(quiet, 1), "samples_per_s_polled": round(polled, 1),
+                "samples_per_s_windows": [[name, round(r, 1)] for name, r in rates],
+                "throughput_drop_pct": round(100 * (1 - polled / quiet), 1),
+                "service_cores_while_polled": round(cpu["service"] / polled_seconds, 3),
+                "pollers_cores_while_polled": round(cpu["pollers"] / polled_seconds, 3),
                 "load_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
             }
             client.cancel_training(training.id)
