@@ -88,6 +88,7 @@ def test_stopping_the_service_checkpoints_the_training_and_the_next_start_resume
     training = client.create_training(TrainingRequest(samples=10**6, config=config))
     seen = wait_for(lambda: (n := client.training(training.id).progress.samples) >= 4000 and n, 240, "4000 samples")
     assert stop_service(state)
+    assert not (state / "service.json").exists(), "a service that stops removes its service.json"
     run = state / "jobs" / training.id / "run"
     saved = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["state"]["samples"]
     assert saved >= seen, "the stop saved a checkpoint past the last stage's"

@@ -19,6 +19,7 @@ from backflip_addon.core.errors import BackflipError
 
 from .deps import Service
 from .errors import status_of
+from .settings import remove_service_file
 from .routes import ROUTERS
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ def create_app(service: Service) -> FastAPI:
             yield
         finally:
             service.supervisor.stop()
+            remove_service_file(service.settings.state_dir)
+            service.store.close()
 
     app = FastAPI(title="Backflip trainer service", version=service.version, lifespan=lifespan,
                   description="Reference clips, trainings, learning stages and rollouts in a set, as durable jobs. "

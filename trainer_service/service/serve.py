@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import logging
 import os
 import secrets
@@ -17,9 +16,8 @@ from importlib import metadata
 from pathlib import Path
 
 from backflip_addon.core.errors import BackflipError, InvalidInputError
-from backflip_addon.core.files import replacing
 
-from .settings import DATABASE_FILE, SERVICE_FILE, Settings, default_state_dir
+from .settings import DATABASE_FILE, Settings, default_state_dir, write_service_file
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +40,6 @@ def version() -> str:
         return metadata.version("backflip")
     except metadata.PackageNotFoundError:
         return "0.0.0"
-
-
-def write_service_file(state_dir: Path, info: dict) -> None:
-    """service.json, mode 0600 from the moment it has its name (it holds the token)."""
-    with replacing(state_dir / SERVICE_FILE) as tmp:
-        os.chmod(tmp, 0o600)
-        tmp.write_text(json.dumps(info))
 
 
 def hold_state_dir(state_dir: Path):
@@ -102,15 +93,8 @@ def run(args: argparse.Namespace) -> int:
             "host": args.host}
     write_service_file(settings.state_dir, info)
     log.info("serving on %s:%d, state in %s", args.host, info["port"], settings.state_dir)
-    try:
-        uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", timeout_graceful_shutdown=5)).run(
-            sockets=[sock])
-    finally:
-        path = settings.state_dir / SERVICE_FILE
-        try:
-            if json.loads(path.read_text()).get("pid") == os.getpid():
-                path.unlink()
-        except (OSError, ValueError):
-            pass
-        store.close()
+    # uvicorn re-raises SIGTERM/SIGINT once it has shut down, so nothing after run() is sure to execute:
+    # the app's lifespan stops the workers and removes service.json.
+    uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", timeout_graceful_shutdown=5)).run(
+        sockets=[sock])
     return 0

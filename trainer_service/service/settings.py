@@ -1,11 +1,13 @@
 """Service settings from flags and the environment, and the allowed-roots check every client path goes through."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from backflip_addon.core.errors import BackflipError
+from backflip_addon.core.files import replacing
 
 SERVICE_FILE = "service.json"
 DATABASE_FILE = "jobs.sqlite"
@@ -74,3 +76,20 @@ class Settings:
             raise ForbiddenPathError(f"{what} {value} lies outside the folders this service may use ({roots})",
                                      "move the file into one of them, or restart the service with --allow-root")
         return resolved
+
+
+def write_service_file(state_dir: Path, info: dict) -> None:
+    """service.json, mode 0600 from the moment it has its name (it holds the token)."""
+    with replacing(state_dir / SERVICE_FILE) as tmp:
+        os.chmod(tmp, 0o600)
+        tmp.write_text(json.dumps(info))
+
+
+def remove_service_file(state_dir: Path) -> None:
+    """Remove service.json if it is this process's (a newer service may have written its own)."""
+    path = state_dir / SERVICE_FILE
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
