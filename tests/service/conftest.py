@@ -46,14 +46,17 @@ class Services:
         self.started.append(state_dir)
         return client
 
-    def kill(self, state_dir: Path) -> int:
-        """SIGKILL the service and every worker it started (their sessions); the service's pid."""
-        info = read_service_file(state_dir)
-        pid = int(info["pid"])
-        for worker in worker_pids(state_dir):
-            _killpg(worker)
-        os.kill(pid, signal.SIGKILL)
+    def kill(self, state_dir: Path, workers: bool = True) -> int:
+        """SIGKILL the service, then (unless `workers` is False) every worker of its state folder, also
+        one it started without recording it; the service's pid."""
+        pid = int(read_service_file(state_dir)["pid"])
+        os.kill(pid, signal.SIGKILL)  # first: a service still alive could start another worker
         wait_gone(pid)
+        if workers:
+            for worker in state_processes(state_dir):
+                _killpg(worker)
+            for worker in state_processes(state_dir):
+                wait_gone(worker)
         return pid
 
     def stop_all(self) -> None:
@@ -72,6 +75,13 @@ def worker_pids(state_dir: Path) -> list[int]:
         return []
     with sqlite3.connect(db) as conn:
         return [r[0] for r in conn.execute("SELECT pid FROM jobs WHERE pid IS NOT NULL")]
+
+
+def state_processes(state_dir: Path) -> list[int]:
+    """Worker processes of a state folder (their command lines name its job folders)."""
+    from trainer_service.service.workers import job_processes
+
+    return job_processes(str(state_dir / "jobs"))
 
 
 def _killpg(pid: int) -> None:

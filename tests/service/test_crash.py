@@ -15,10 +15,11 @@ from backflip_addon.core.protocol import TrainingRequest
 from trainer_service.rl import progress, stages
 from trainer_service.rl.networks import PolicySnapshot
 
-from .conftest import _killpg, tiny_training_config, wait_for, worker_pids
+from .conftest import _killpg, state_processes, tiny_training_config, wait_for, worker_pids
 
 KILLS = 5
 CHECKPOINT_WRITE_KILL = 2  # which kill waits for a checkpoint being written
+SERVICE_ONLY_KILL = 3  # which kill leaves the workers running: the next service must stop them
 
 
 def checkpoint_samples(run: Path) -> int:
@@ -58,9 +59,12 @@ def test_sigkill_service_and_workers_at_five_moments(services, tmp_path):
             assert leftovers, "the kill landed inside the write: its temporary file is left"
         else:
             time.sleep(rng.uniform(0.0, 3.0))
-            services.kill(state)
-        for pid in worker_pids(state):  # nothing of the old session runs any more
-            assert not Path(f"/proc/{pid}/cmdline").exists() or not Path(f"/proc/{pid}/cmdline").read_bytes()
+            services.kill(state, workers=kill != SERVICE_ONLY_KILL)
+        orphans = state_processes(state)
+        if kill == SERVICE_ONLY_KILL:
+            assert orphans, "the worker outlives its service"
+        else:
+            assert not orphans, "nothing of the old session runs any more"
 
         with sqlite3.connect(state / "jobs.sqlite") as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -68,7 +72,8 @@ def test_sigkill_service_and_workers_at_five_moments(services, tmp_path):
         resumed_from = checkpoint_samples(run) if (run / "checkpoint.pt").exists() else 0
         last_samples = resumed_from
 
-        client = services.start(state)  # recovers: the training is queued again and resumes
+        client = services.start(state)  # recovers: stops orphans, queues the training again, resumes it
+        assert not set(orphans) & set(state_processes(state)), "the new service stopped the old workers"
         wait_for(lambda: client.training(training.id).state == "running", 60, "the training to be restarted")
         wait_for(lambda: client.training(training.id).progress.samples > resumed_from, 240,
                  "the training to go on from its checkpoint")

@@ -94,10 +94,6 @@ class JobStore:
         row = self._conn().execute("SELECT requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return row["requested"] if row else None
 
-    def pid(self, job_id: str) -> int | None:
-        row = self._conn().execute("SELECT pid FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return row["pid"] if row else None
-
     def list(self, kinds: tuple[str, ...] = (), states: tuple[str, ...] = ()) -> list[JobStatus]:
         query, args = "SELECT * FROM jobs", []
         clauses = []
@@ -110,9 +106,6 @@ class JobStore:
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
         return [_status(r) for r in self._conn().execute(query + " ORDER BY seq", args).fetchall()]
-
-    def integrity(self) -> str:
-        return self._conn().execute("PRAGMA integrity_check").fetchone()[0]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -88,15 +88,21 @@ def error_from_log(text: str, log_path: Path) -> ErrorInfo:
     return ErrorInfo("worker_crashed", last, f"see the job's log: {log_path}")
 
 
-def pid_is_job(pid: int | None, folder: str) -> bool:
-    """Whether `pid` is still the worker of the job in `folder` (and not a reused pid)."""
-    if not pid:
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return False
-    return folder in cmdline
+def job_processes(folder: str) -> list[int]:
+    """Processes whose command line names the job's folder: its worker, also one the last service started
+    but died before recording (their simulator workers share their process group)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue  # gone meanwhile
+        args = cmdline.split("\x00")
+        if "trainer_service" in args and any(arg == folder or arg.startswith(folder + os.sep) for arg in args):
+            found.append(int(entry.name))
+    return found
 
 
 def command_for(job: JobStatus) -> list[str]:
@@ -175,12 +181,13 @@ class Supervisor:
     def recover(self) -> None:
         """After a restart: workers of the last service that still run are stopped, and their jobs queued
         again (a training resumes from its last checkpoint; extract and rollout write all or nothing)."""
-        for job in self.store.list(states=("running",)):
-            pid = self.store.pid(job.id)
-            if pid_is_job(pid, job.folder):
+        for job in self.store.list(states=("queued", "running", "paused")):
+            for pid in job_processes(job.folder) if job.folder else []:
                 log.warning("job %s: stopping worker %d left by the last service", job.id, pid)
                 _kill_session(pid)
                 _wait_gone(pid, job.folder)
+            if job.state != "running":
+                continue
             requested = self.store.requested(job.id)
             if requested == "cancel":
                 self.store.update(job.id, state="cancelled", pid=None, requested=None)
@@ -354,14 +361,18 @@ class Supervisor:
 
 
 def _kill_session(pid: int) -> None:
-    """SIGKILL a worker and every process of its session (its simulator workers)."""
+    """SIGKILL a worker and every process of its group (its simulator workers)."""
     try:
-        os.killpg(pid, signal.SIGKILL)
+        group = os.getpgid(pid)
+        if group == pid:  # a worker this service started: the leader of its own group
+            os.killpg(group, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 
 
 def _wait_gone(pid: int, folder: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
-    while pid_is_job(pid, folder) and time.monotonic() < deadline:
+    while pid in job_processes(folder) and time.monotonic() < deadline:
         time.sleep(0.05)
