@@ -9,10 +9,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-import torch
 
 from backflip_addon.core.protocol import TrainingRequest
-from trainer_service.rl import progress, stages
+from trainer_service.rl import checkpoint, progress, stages
 from trainer_service.rl.networks import PolicySnapshot
 
 from .conftest import _killpg, state_processes, tiny_training_config, wait_for, worker_pids
@@ -23,7 +22,7 @@ SERVICE_ONLY_KILL = 3  # which kill leaves the workers running: the next service
 
 
 def checkpoint_samples(run: Path) -> int:
-    return torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["state"]["samples"]
+    return checkpoint.read(run / "checkpoint.pt")["state"]["samples"]
 
 
 def kill_during_checkpoint_write(services, state: Path, run: Path, seconds: float = 60.0) -> bool:
@@ -68,7 +67,7 @@ def test_sigkill_service_and_workers_at_five_moments(services, tmp_path):
 
         with sqlite3.connect(state / "jobs.sqlite") as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        listed_before = {s["folder"]: s["samples"] for s in stages.read_index(run)} if (run / "stages.json").exists() else {}
+        listed_before = {s.folder: s.samples for s in stages.read_index(run)} if (run / "stages.json").exists() else {}
         resumed_from = checkpoint_samples(run) if (run / "checkpoint.pt").exists() else 0
         last_samples = resumed_from
 

@@ -1,7 +1,7 @@
 """The learning stages of a training: typed list with metrics, preview image, rollout clip."""
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 
 from fastapi import APIRouter, Depends
@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 
 from backflip_addon.core.errors import NotFoundError
 from backflip_addon.core.protocol import Stage
+from trainer_service.rl.stages import read_index
 
 from ..deps import Service, service
 from ..workers import run_dir
@@ -18,13 +19,10 @@ router = APIRouter(prefix="/trainings/{training_id}/stages", tags=["stages"], re
 
 
 def read_stages(run: Path) -> list[Stage]:
-    try:
-        entries = json.loads((run / "stages.json").read_text())["stages"]
-    except FileNotFoundError:
-        return []
+    """The run's stages.json through the trainer's own reader (it confines every folder to the run)."""
     fields = set(Stage.__dataclass_fields__) - {"path"}
-    return [Stage(**{k: v for k, v in e.items() if k in fields and v is not None}, path=str(run / e["folder"]))
-            for e in entries]
+    return [Stage(**{k: v for k, v in dataclasses.asdict(e).items() if k in fields and v is not None},
+                  path=str(e.path(run))) for e in read_index(run)]
 
 
 def find_stage(svc: Service, training_id: str, index: int) -> Stage:
