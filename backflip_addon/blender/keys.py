@@ -1,4 +1,4 @@
-"""Key a MotionClip onto the humanoid armature with bpy 5's slotted actions, in bulk."""
+"""Key a MotionClip onto the humanoid armature with slotted actions (Blender 4.4+), in bulk."""
 from __future__ import annotations
 
 import bpy
@@ -9,6 +9,7 @@ from ..core.clip import MotionClip
 from ..core.posing import pose_channels
 from ..core.skeleton import humanoid3d
 from .rig import bone_rest_rotations
+from .takes import add_take
 
 
 def _set_curve(channelbag, path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray):
@@ -30,7 +31,8 @@ def key_clip(
 ) -> bpy.types.Action:
     """Key every bone of `armature` with `clip` resampled to `fps`, starting at `start_frame`.
 
-    Returns the new action, assigned to the armature (its previous action is left in bpy.data).
+    Returns the new action, put on a new NLA track of the armature as its newest take (earlier
+    takes stay on their own, muted tracks).
     """
     skeleton = humanoid3d()
     sampled = clip.resample(fps)
@@ -49,7 +51,5 @@ def key_clip(
     for i in range(3):
         _set_curve(channelbag, f'pose.bones["{root}"].location', i, root, frames, location[:, i])
 
-    animation = armature.animation_data or armature.animation_data_create()
-    animation.action = action
-    animation.action_slot = slot
+    add_take(armature, action, slot, start_frame)
     return action
