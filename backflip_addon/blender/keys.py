@@ -12,6 +12,10 @@ from .rig import bone_rest_rotations
 from .takes import add_take
 
 
+def scene_fps(scene: bpy.types.Scene) -> float:
+    return scene.render.fps / scene.render.fps_base
+
+
 def _set_curve(channelbag, path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray):
     curve = channelbag.fcurves.find(path, index=index) or channelbag.fcurves.new(path, index=index, group_name=group)
     curve.keyframe_points.clear()

@@ -4,11 +4,8 @@ from __future__ import annotations
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
+from ..blender.keys import scene_fps
 from ..core.errors import BackflipError
-
-
-def scene_fps(scene: bpy.types.Scene) -> float:
-    return scene.render.fps / scene.render.fps_base
 
 
 def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Object | None = None) -> bpy.types.Object:
