@@ -5,7 +5,8 @@ import bpy
 from bpy_extras.io_utils import ImportHelper
 
 from ..blender.keys import scene_fps
-from ..core.errors import BackflipError
+from ..core.errors import BackflipError, InvalidInputError
+from .video import VIDEO_SUFFIXES
 
 
 def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Object | None = None) -> bpy.types.Object:
@@ -13,6 +14,8 @@ def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Objec
     from ..blender import keys, rig
     from ..core.clip import load_clip
 
+    if path.lower().endswith(VIDEO_SUFFIXES):
+        raise InvalidInputError(f"{bpy.path.basename(path)} is a video, not a motion clip", "use Import Video in the Reference panel")
     clip = load_clip(path)  # raises before anything is added to the scene
     if armature is None:
         armature, _ = rig.build_humanoid(context, name="Backflip")
