@@ -6,6 +6,10 @@ Python environment Ray runs. If Ray is already initialised in this process (test
 `ray.init(num_cpus=2)`), that session is used as it is. Each actor wraps the simulator's own
 `WorkerCore` (a slice of envs, auto-resetting) — the code a local worker process runs — and the
 learner batches all observations into one policy forward pass, so outputs do not depend on the backend.
+
+An actor that dies (its node lost, its process killed) is replaced by a new one with fresh seeds; the
+episodes it held end as cut short (truncated, bootstrapped from their last observation), and training
+goes on. `restarts` counts the replacements.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import numpy as np
 
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.errors import BackflipError, InvalidInputError
+from trainer_service.sim.vec import StepResult
 
 log = logging.getLogger(__name__)
 
@@ -55,26 +60,75 @@ class RayVecEnv:
         self._ray = ray
         actors = min(num_envs, num_actors or max(1, int(ray.cluster_resources().get("CPU", 1))))
         self._slices = [s for s in np.array_split(np.arange(num_envs), actors) if len(s)]
-        remote = ray.remote(num_cpus=1, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})(WorkerCore)
-        config = sim_config.to_dict()
-        self.actors = [remote.remote(clip.frames, clip.loop, config, [seed + int(i) for i in part])
-                       for part in self._slices]
+        self._remote = ray.remote(num_cpus=1, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})(WorkerCore)
+        self._clip, self._config, self._seed = clip, sim_config.to_dict(), seed
+        self.actors = [self._new_actor(part, 0) for part in self._slices]
+        self.restarts = 0
         self.num_envs = num_envs
+        self._obs: np.ndarray | None = None
+        self._returns = np.zeros(num_envs)
+        self._lengths = np.zeros(num_envs, dtype=np.int64)
         from trainer_service.sim.character import ACTION_SIZE
         from trainer_service.sim.observation import observation_size
 
         self.observation_size, self.action_size = observation_size(sim_config.target_obs), ACTION_SIZE
         log.info("%d envs on %d Ray actors", num_envs, len(self.actors))
 
+    def _new_actor(self, part: np.ndarray, generation: int):
+        # A replacement gets other seeds than the actor it replaces, so it does not replay its episodes.
+        seeds = [self._seed + int(i) + 1_000_003 * generation for i in part]
+        return self._remote.remote(self._clip.frames, self._clip.loop, self._config, seeds)
+
+    def _replace(self, k: int, exc: Exception) -> np.ndarray:
+        """A new actor for slice `k` in place of a dead one; its first observations."""
+        self.restarts += 1
+        log.warning("rollout actor %d died (%s); starting a replacement (restart %d)", k,
+                    type(exc).__name__, self.restarts)
+        self._ray.kill(self.actors[k])
+        self.actors[k] = self._new_actor(self._slices[k], self.restarts)
+        return np.asarray(self._ray.get(self.actors[k].reset.remote()), dtype=np.float32)
+
+    def _gather(self, futures: list) -> list:
+        """Each actor's answer, or the exception of an actor that died."""
+        out = []
+        for future in futures:
+            try:
+                out.append(self._ray.get(future))
+            except self._ray.exceptions.RayActorError as exc:
+                out.append(exc)
+        return out
+
     def reset(self) -> np.ndarray:
-        return np.concatenate(self._ray.get([a.reset.remote() for a in self.actors])).astype(np.float32)
+        parts = self._gather([a.reset.remote() for a in self.actors])
+        parts = [self._replace(k, p) if isinstance(p, Exception) else p for k, p in enumerate(parts)]
+        self._returns[:], self._lengths[:] = 0.0, 0
+        self._obs = np.concatenate(parts).astype(np.float32)
+        return self._obs
+
+    def _cut_short(self, k: int, exc: Exception) -> StepResult:
+        """The step of a slice whose actor died: its episodes end as truncated (bootstrapped from the last
+        observation the learner saw), and the replacement's first observations follow."""
+        part = self._slices[k]
+        last = self._obs[part] if self._obs is not None else None
+        obs = self._replace(k, exc)
+        n = len(part)
+        return StepResult(obs=obs, reward=np.zeros(n, np.float32), terminated=np.zeros(n, bool),
+                          truncated=np.ones(n, bool), final_obs=obs if last is None else last,
+                          episode_return=self._returns[part].copy(), episode_length=self._lengths[part].astype(float),
+                          fell=np.zeros(n, bool), time=np.zeros(n))
 
     def step(self, actions: np.ndarray):
         actions = np.asarray(actions, dtype=np.float64)
-        parts = self._ray.get([a.step.remote(actions[s]) for a, s in zip(self.actors, self._slices)])
+        parts = self._gather([a.step.remote(actions[s]) for a, s in zip(self.actors, self._slices)])
+        parts = [self._cut_short(k, p) if isinstance(p, Exception) else p for k, p in enumerate(parts)]
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         info = {name: cat(name) for name in ("final_obs", "episode_return", "episode_length", "fell", "time")}
-        return cat("obs"), cat("reward"), cat("terminated"), cat("truncated"), info
+        obs, reward, terminated, truncated = cat("obs"), cat("reward"), cat("terminated"), cat("truncated")
+        done = terminated | truncated
+        self._returns = np.where(done, 0.0, self._returns + reward)
+        self._lengths = np.where(done, 0, self._lengths + 1)
+        self._obs = obs
+        return obs, reward, terminated, truncated, info
 
     def close(self) -> None:
         for actor in self.actors:

@@ -1,0 +1,49 @@
+"""A Ray rollout actor that dies is replaced and stepping goes on (local Ray session on loopback)."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from backflip_addon.core.clip import load_clip
+from trainer_service.rl import ppo
+from trainer_service.rl.config import PPOConfig
+from trainer_service.sim.config import SimConfig
+
+
+def test_a_killed_actor_is_restarted_and_collection_goes_on(backflip_clip_path):
+    ray = pytest.importorskip("ray")
+    from trainer_service.rl.ray_backend import RayVecEnv
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        clip = load_clip(backflip_clip_path)
+        envs = RayVecEnv(clip, SimConfig(), num_envs=2, seed=3, num_actors=2)
+        obs = envs.reset()
+        agent = ppo.Agent(envs.observation_size, envs.action_size, PPOConfig(hidden_sizes=(32, 16)))
+        rollout, obs = ppo.collect(envs, agent, obs, 8)
+        victim = envs.actors[1]
+        pid = ray.get(victim.__ray_call__.remote(lambda core: os.getpid()))
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until Ray has noticed: a call on the dead actor fails
+            try:
+                ray.get(victim.__ray_call__.remote(lambda core: None), timeout=5)
+            except ray.exceptions.RayActorError:
+                break
+            time.sleep(0.2)
+        # A training's next collection: the dead actor's episodes end cut short, then the replacement steps.
+        rollout, obs = ppo.collect(envs, agent, obs, 16)
+        assert envs.restarts == 1
+        assert envs.actors[1] is not victim
+        new_pid = ray.get(envs.actors[1].__ray_call__.remote(lambda core: os.getpid()))
+        assert new_pid != pid
+        assert obs.shape == (2, envs.observation_size) and np.isfinite(obs).all()
+        assert np.isfinite(rollout.rewards).all() and rollout.rewards[1:, 1].max() > 0  # the new actor is simulating
+        assert all(np.isfinite(r) for r in rollout.episode_returns)
+        envs.close()
+    finally:
+        ray.shutdown()
