@@ -23,6 +23,9 @@ class BACKFLIP_PG_reference(bpy.types.PropertyGroup):
         name="Out", description="End of the move in the video (s, 0 = the video's end)", default=0.0, min=0.0, unit="TIME_ABSOLUTE"
     )
     job_id: bpy.props.StringProperty(name="Extract Job", default="")
+    reference_id: bpy.props.StringProperty(
+        name="Service Reference", default="", description="The trainer service's id of the extracted reference (trained on)"
+    )
     progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     message: bpy.props.StringProperty(name="Status", default="")
 
@@ -37,7 +40,7 @@ class BACKFLIP_PG_training(bpy.types.PropertyGroup):
     samples: bpy.props.FloatProperty(
         name="Samples (M)", description="Training samples (millions)", default=2.0, min=0.01, soft_max=100.0
     )
-    job_id: bpy.props.StringProperty(name="Training", default="")
+    job_id: bpy.props.StringProperty(name="Training", default="", description="The trainer service's id of the training")
     state: bpy.props.StringProperty(name="State", default="")
     progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     samples_done: bpy.props.IntProperty(name="Samples", default=0)

@@ -1,19 +1,20 @@
 """The add-on's one door to the trainer service: operators and the job poll call only these functions.
 
-The service's client (`backflip_addon/client/`, stdlib urllib, built with the service) is imported
-lazily in `_client_package()`. While this build has no client, or the service is not running, every
-call raises ServiceUnavailableError, so operators report a clear error and leave the scene alone.
-bpy-free: the state lives in this module (one service per Blender session), not in the scene.
+They wrap the service's client (`backflip_addon/client/`, stdlib urllib). With no service connected
+every call raises ServiceUnavailableError, so operators report a clear error and leave the scene alone.
+bpy-free: the connection lives in this module (one service per Blender session), not in the scene.
 """
 from __future__ import annotations
 
-import importlib
 import logging
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
+from .client import jobs as client_jobs
+from .client import service as client_service
+from .client.http import ServiceClient
+from .core import protocol
 from .core.errors import BackflipError
 
 log = logging.getLogger(__name__)
@@ -46,24 +47,7 @@ class ServiceState:
 
 
 STATE = ServiceState()
-_client: Any = None
-
-
-def _client_package() -> ModuleType:
-    """The service client package, or ServiceUnavailableError when this build does not have it."""
-    try:
-        return importlib.import_module(f"{__package__}.client")
-    except ImportError as exc:
-        raise ServiceUnavailableError(
-            "this build of the add-on has no trainer service client",
-            "use the trainer's command line (python -m trainer_service extract|train|rollout), "
-            "then Import Clip, Load Stages or Bake Rollout File",
-        ) from exc
-
-
-def _protocol() -> ModuleType:
-    # Ships with the client (core/protocol.py); only reached once a client is connected.
-    return importlib.import_module(f"{__package__}.core.protocol")
+_client: ServiceClient | None = None
 
 
 def unavailable_reason() -> str | None:
@@ -73,11 +57,15 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def client() -> Any:
+def client() -> ServiceClient:
     """The connected client; raises ServiceUnavailableError (with what to do) when there is none."""
     if _client is None:
         raise ServiceUnavailableError("the trainer service is not running", START_HINT)
     return _client
+
+
+def _port(service: ServiceClient) -> int:
+    return urllib.parse.urlsplit(service.base).port or 0
 
 
 def _set(status: str, port: int = 0, message: str = "", hint: str = "") -> None:
@@ -91,32 +79,31 @@ def start(python: str, state_dir: str) -> None:
         raise ServiceUnavailableError(
             f"no trainer Python at {python!r}", "set Trainer Python in the preferences, or run Set Up Trainer Environment"
         )
-    package = _client_package()
     _set("starting")
     try:
-        _client = package.service.connect(state_dir) or package.service.start_service(python, state_dir)
+        _client = client_service.start_service(python, state_dir)
     except BackflipError as exc:
         _set("error", message=exc.message, hint=exc.hint)
         raise
-    _set("running", port=_client.port)
+    _set("running", port=_port(_client))
 
 
 def connect(state_dir: str) -> bool:
     """Reconnect to a service already running for `state_dir` (e.g. after reopening a file)."""
     global _client
     try:
-        _client = _client_package().service.connect(state_dir)
+        _client = client_service.connect(state_dir)
     except BackflipError as exc:
         log.info("no trainer service to reconnect to: %s", exc)
         return False
     if _client is not None:
-        _set("running", port=_client.port)
+        _set("running", port=_port(_client))
     return _client is not None
 
 
 def stop(state_dir: str) -> None:
     global _client
-    _client_package().service.stop_service(state_dir)
+    client_service.stop_service(state_dir)
     _client = None
     _set("stopped")
 
@@ -128,39 +115,48 @@ def forget() -> None:
     _set("stopped")
 
 
-def submit_extract(video: str, start: float | None, end: float | None) -> str:
-    """Start an extract job for a video trimmed to [start, end] seconds; returns the job id."""
-    reference = client().create_reference(_protocol().ReferenceRequest(video=video, start=start, end=end))
-    return reference.job.id if reference.job else reference.id
+def submit_extract(video: str, start: float | None, end: float | None) -> tuple[str, str]:
+    """Upload a video and start its extract job, trimmed to [start, end] seconds: (reference id, job id)."""
+    service = client()
+    upload = service.upload(video)
+    reference = service.create_reference(protocol.ReferenceRequest(video=upload.path, start=start, end=end, name=Path(video).stem))
+    return reference.id, reference.job.id if reference.job else ""
 
 
-def submit_training(reference: str | None, minutes: float | None, samples: float | None) -> str:
-    training = client().create_training(_protocol().TrainingRequest(reference=reference, minutes=minutes, samples=samples))
-    return training.id
+def submit_training(reference_id: str | None, clip: str | None, minutes: float | None, samples: float | None) -> str:
+    """Start a training on a service reference, else on a local clip (uploaded), else on the default backflip."""
+    service = client()
+    if not reference_id and clip:
+        reference_id = service.create_reference(protocol.ReferenceRequest(clip=service.upload(clip).path, name=Path(clip).stem)).id
+    request = protocol.TrainingRequest(reference=reference_id or None, minutes=minutes, samples=samples)
+    return service.create_training(request).id
 
 
 def control_training(training_id: str, action: str) -> None:
     """`action`: pause | resume | cancel."""
-    getattr(client(), f"{action}_training")(training_id)
+    service = client()
+    {"pause": service.pause_training, "resume": service.resume_training, "cancel": service.cancel_training}[action](training_id)
 
 
-def submit_rollout(stage_dir: str, colliders: list[dict], *, attempts: int, perturb: float, seed: int,
+def submit_rollout(stage: tuple[str, int] | str, colliders: list[dict], *, attempts: int, perturb: float, seed: int,
                    start: tuple[float, float, float], fps: float) -> str:
-    request = _protocol().RolloutRequest(
-        stage_dir=stage_dir, colliders=colliders, attempts=attempts, perturb=perturb, seed=seed, start=list(start), fps=fps
+    """Start a rollout job of a stage, named (training id, stage index) or by its folder; returns the job id."""
+    named = {"training": stage[0], "stage": stage[1]} if isinstance(stage, tuple) else {"stage_dir": stage}
+    request = protocol.RolloutRequest(
+        colliders=colliders, attempts=attempts, perturb=perturb, seed=seed, start=list(start), fps=fps, **named
     )
     return client().create_rollout(request).id
-
-
-def poll(job_ids: list[str]) -> list[Any]:
-    """The jobs' current JobStatus, through the client's poll step (one request per call)."""
-    return _client_package().jobs.poll_step(client(), job_ids)
 
 
 def cancel_job(job_id: str) -> None:
     client().cancel_job(job_id)
 
 
-def training(training_id: str) -> Any:
-    """The training's protocol record (state, progress with samples, jumps, return; run folder)."""
-    return client().get_training(training_id)
+def poll(job_ids: list[str]) -> list[protocol.JobStatus]:
+    """The jobs' current status, through the client's poll step (one request per job)."""
+    return client_jobs.poll_step(client(), job_ids)
+
+
+def training(training_id: str) -> protocol.Training:
+    """The training's record: state, progress (samples, jumps, return, stages), run folder."""
+    return client().training(training_id)

@@ -59,8 +59,11 @@ class BACKFLIP_OT_bake_stage(bpy.types.Operator):
             start = start_pose(context)
             colliders = scene_colliders(scene) or PLAIN_FLOOR
             ensure_service(context)
+            training = scene.backflip.training
+            from_service = training.job_id and training.run_dir and scene.backflip.stages.run_dir == training.run_dir
+            named = (training.job_id, stage.index) if from_service else stage.folder
             bake.job_id = service_link.submit_rollout(
-                stage.folder, colliders, attempts=bake.attempts, perturb=bake.perturb, seed=bake.seed, start=start,
+                named, colliders, attempts=bake.attempts, perturb=bake.perturb, seed=bake.seed, start=start,
                 fps=scene_fps(scene),
             )
             bake.message = "Rollout queued"

@@ -32,10 +32,11 @@ class BACKFLIP_OT_train_start(bpy.types.Operator):
             ensure_service(context)
             minutes = training.minutes if training.budget == "MINUTES" else None
             samples = training.samples * 1e6 if training.budget == "SAMPLES" else None
-            reference = bpy.path.abspath(scene.reference.clip_path) if scene.reference.clip_path else None
-            job_id = service_link.submit_training(reference, minutes, samples)
-            training.job_id, training.state, training.progress, training.message = job_id, "queued", 0.0, "Queued"
-            return f"Training started (job {job_id}) on {'the reference' if reference else 'the default backflip'}"
+            clip = bpy.path.abspath(scene.reference.clip_path) if scene.reference.clip_path else None
+            training_id = service_link.submit_training(scene.reference.reference_id, clip, minutes, samples)
+            training.job_id, training.state, training.progress, training.message = training_id, "queued", 0.0, "Queued"
+            on = "the reference" if scene.reference.reference_id or clip else "the default backflip"
+            return f"Training {training_id} started on {on}"
 
         return run_reporting(self, action)
 

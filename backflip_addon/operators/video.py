@@ -42,8 +42,8 @@ class BACKFLIP_OT_import_video(bpy.types.Operator):
                     f"Out ({settings.trim_out:.2f} s) is not after In ({settings.trim_in:.2f} s)", "set Out to 0 (the end) or after In"
                 )
             ensure_service(context)
-            job_id = service_link.submit_extract(str(video), settings.trim_in or None, settings.trim_out or None)
-            settings.job_id, settings.progress, settings.message = job_id, 0.0, "Queued"
+            reference_id, job_id = service_link.submit_extract(str(video), settings.trim_in or None, settings.trim_out or None)
+            settings.reference_id, settings.job_id, settings.progress, settings.message = reference_id, job_id, 0.0, "Queued"
             return f"Extracting {video.name} (job {job_id})"
 
         return run_reporting(self, action)
