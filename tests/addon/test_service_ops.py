@@ -24,7 +24,8 @@ def service(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("BACKFLIP_MAX_TRAININGS", "0")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     state = tmp_path / "state"
-    service_link.start(sys.executable, str(state))
+    # The trainer's Python (the add-on's bpy 4.5 environment has no trainer packages).
+    service_link.start(os.environ.get("BACKFLIP_TRAINER_PYTHON", sys.executable), str(state))
     info = read_service_file(state)
     yield state, info
     workers = worker_pids(state)
