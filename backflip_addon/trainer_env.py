@@ -68,7 +68,6 @@ def setup_steps(base_python: str, venv: Path, requirements: tuple[str, ...], sou
     steps = [
         ("Checking Python 3.11", [base_python, "-c", _CHECK_311]),
         ("Creating the virtual environment", [base_python, "-m", "venv", str(venv)]),
-        ("Updating pip", [python, "-m", "pip", "install", "--upgrade", "pip"]),
     ]
     if requirements:
         steps.append((f"Installing {len(requirements)} pinned packages", [python, "-m", "pip", "install", *requirements]))

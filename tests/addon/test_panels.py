@@ -103,3 +103,31 @@ def test_service_operators_greyed_out_with_reason(empty_scene, op: str, setup) -
     with pytest.raises(RuntimeError, match="trainer service is not running"):
         getattr(bpy.ops.backflip, op)()
     assert (set(bpy.data.objects.keys()), set(bpy.data.actions.keys())) == before
+
+
+def test_import_clip_given_a_video_says_use_import_video(empty_scene, tmp_path: Path) -> None:
+    import bpy
+
+    video = tmp_path / "jump.MP4"
+    video.write_bytes(b"\x00" * 16)
+    with pytest.raises(RuntimeError, match=r"jump.MP4 is a video, not a motion clip \(hint: use Import Video"):
+        bpy.ops.backflip.import_clip(filepath=str(video))
+    assert not bpy.data.objects
+
+
+def test_unregister_leaves_nothing_behind(addon) -> None:
+    import bpy
+
+    from backflip_addon import polling
+    from backflip_addon.ui import previews
+
+    previews.icon(str(RUN / "learning_curve.png"))
+    addon.unregister()
+    try:
+        assert not [n for n in dir(bpy.types) if n.startswith("BACKFLIP")]
+        assert not hasattr(bpy.types.Scene, "backflip") and not hasattr(bpy.types.Object, "backflip")
+        assert not bpy.app.timers.is_registered(polling.timer)
+        assert previews._collection is None
+    finally:
+        addon.register()
+    assert bpy.app.timers.is_registered(polling.timer)
