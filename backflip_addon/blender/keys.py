@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
-from bpy_extras import anim_utils
 
 from ..core.clip import MotionClip
 from ..core.posing import pose_channels
 from ..core.skeleton import humanoid3d
+from .compat import ensure_channelbag, ensure_fcurve
 from .rig import bone_rest_rotations
 from .takes import add_take
 
@@ -17,7 +17,7 @@ def scene_fps(scene: bpy.types.Scene) -> float:
 
 
 def _set_curve(channelbag, path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray):
-    curve = channelbag.fcurves.find(path, index=index) or channelbag.fcurves.new(path, index=index, group_name=group)
+    curve = ensure_fcurve(channelbag, path, index, group)
     curve.keyframe_points.clear()
     curve.keyframe_points.add(len(frames))
     co = np.empty(2 * len(frames), dtype=np.float32)
@@ -46,7 +46,7 @@ def key_clip(
 
     action = bpy.data.actions.new(action_name or f"{armature.name}_{clip.name or 'clip'}")
     slot = action.slots.new(id_type="OBJECT", name=armature.name)
-    channelbag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    channelbag = ensure_channelbag(action, slot)
     for b, body in enumerate(skeleton.bodies):
         path = f'pose.bones["{body.name}"].rotation_quaternion'
         for i in range(4):

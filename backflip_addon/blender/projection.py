@@ -22,6 +22,7 @@ import numpy as np
 from mathutils import Matrix, Vector
 
 from ..core.errors import InvalidInputError, NotFoundError
+from .compat import new_node_material
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ def build_prop_material(
         raise InvalidInputError(f"No projector for {obj.name}", hint="Select a projector camera first")
     material = obj.active_material if obj.active_material and obj.active_material.get(PROP_KEY) else None
     if material is None:
-        material = bpy.data.materials.new(f"{obj.name} projected")
+        material = new_node_material(f"{obj.name} projected")
         material[PROP_KEY] = True
         if obj.data.materials:
             obj.data.materials[obj.active_material_index] = material
