@@ -65,7 +65,7 @@ def _apply_training(context: bpy.types.Context, training_id: str) -> None:
     training.progress = progress.samples / progress.total_samples if progress.total_samples else 0.0
     training.normalised_return = progress.normalised_return or 0.0
     training.run_dir = record.run_dir
-    if record.run_dir and progress.stages != len(scene.stages.items):
+    if record.run_dir and progress.stages != len(scene.stages.entries):
         stages = load_stages(scene.stages, record.run_dir)
         training.latest_label = stages[-1].label if stages else ""
     if record.state in _FINISHED:

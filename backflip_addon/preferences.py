@@ -14,7 +14,8 @@ ADDON_ROOT = Path(__file__).resolve().parent
 
 def addon_package() -> str:
     # The extension's package is the parent of backflip_addon (e.g. bl_ext.user_default.backflip).
-    return __package__.rsplit(".", 1)[0] if "." in __package__ else __package__
+    package = __package__ or ""
+    return package.rsplit(".", 1)[0] if "." in package else package
 
 
 def default_state_dir() -> str:

@@ -66,7 +66,7 @@ class BACKFLIP_PG_stage(bpy.types.PropertyGroup):
 
 class BACKFLIP_PG_stages(bpy.types.PropertyGroup):
     run_dir: bpy.props.StringProperty(name="Run Folder", subtype="DIR_PATH", default="", description="A training run's folder")
-    items: bpy.props.CollectionProperty(type=BACKFLIP_PG_stage)
+    entries: bpy.props.CollectionProperty(type=BACKFLIP_PG_stage)
     active: bpy.props.IntProperty(name="Selected Stage", default=0)
 
 

@@ -202,7 +202,7 @@ def ensure_projector_group(camera: bpy.types.Object) -> bpy.types.ShaderNodeTree
         _build_projector_group(tree, camera, image)
         camera[GROUP_KEY] = tree  # by reference, so renaming the camera keeps its group
     sync_projector(camera)
-    return tree
+    return tree  # pyright: ignore[reportReturnType]  # node_groups.new(..., "ShaderNodeTree") makes one
 
 
 def _build_projector_group(tree, camera: bpy.types.Object, image: bpy.types.Image) -> None:
@@ -309,7 +309,7 @@ def build_prop_material(
         material = new_node_material(f"{obj.name} projected")
         material[PROP_KEY] = True
         if obj.data.materials:
-            obj.data.materials[obj.active_material_index] = material
+            obj.data.materials[obj.active_material_index] = material  # pyright: ignore[reportCallIssue]  # stubs: str keys only
         else:
             obj.data.materials.append(material)
     material["unlit"] = unlit

@@ -20,9 +20,9 @@ def load_stages(stages: bpy.types.PropertyGroup, run_dir: str | Path) -> list[St
     """
     summaries = read_stage_index(run_dir)
     first, best = first_landing(summaries), best_landing(summaries)
-    stages.items.clear()
+    stages.entries.clear()
     for summary in summaries:
-        item = stages.items.add()
+        item = stages.entries.add()
         item.index = summary.index
         item.folder = str(summary.folder)
         item.label = summary.label
@@ -38,6 +38,6 @@ def load_stages(stages: bpy.types.PropertyGroup, run_dir: str | Path) -> list[St
 
 
 def selected_stage(stages: bpy.types.PropertyGroup) -> bpy.types.PropertyGroup | None:
-    if 0 <= stages.active < len(stages.items):
-        return stages.items[stages.active]
+    if 0 <= stages.active < len(stages.entries):
+        return stages.entries[stages.active]
     return None

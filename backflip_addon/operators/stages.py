@@ -48,14 +48,14 @@ class BACKFLIP_OT_select_landing(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not any(item.marker for item in context.scene.backflip.stages.items):
+        if not any(item.marker for item in context.scene.backflip.stages.entries):
             cls.poll_message_set("No stage of this run has landed yet")
             return False
         return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         stages = context.scene.backflip.stages
-        for i, item in enumerate(stages.items):
+        for i, item in enumerate(stages.entries):
             if self.which in item.marker:
                 stages.active = i
                 return {"FINISHED"}

@@ -114,10 +114,10 @@ class BACKFLIP_PT_stages(_Step, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(stages, "run_dir", text="")
         row.operator("backflip.load_stages", text="", icon="FILE_REFRESH")
-        if not len(stages.items):
+        if not len(stages.entries):
             layout.label(text="No stages: load a run, or train", icon="INFO")
             return
-        layout.template_list("BACKFLIP_UL_stages", "", stages, "items", stages, "active", rows=5)
+        layout.template_list("BACKFLIP_UL_stages", "", stages, "entries", stages, "active", rows=5)
         row = layout.row(align=True)
         row.operator("backflip.select_landing", text="First Landing").which = "first landing"
         row.operator("backflip.select_landing", text="Best Landing").which = "best landing"

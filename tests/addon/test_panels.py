@@ -73,7 +73,7 @@ def test_panels_with_stages(empty_scene) -> None:
     # The best landing is selected and its filmstrip read (icon ids stay 0 without a UI).
     best = max((s for s in json.loads((RUN / "stages.json").read_text())["stages"] if s["landed"]),
                key=lambda s: s["normalised_return"])
-    assert empty_scene.backflip.stages.items[empty_scene.backflip.stages.active].index == best["index"]
+    assert empty_scene.backflip.stages.entries[empty_scene.backflip.stages.active].index == best["index"]
     loaded = [p for key, p in previews._collection.items() if f"{best['folder']}/preview.png" in key]
     assert loaded and loaded[0].image_size[0] > 0
 
