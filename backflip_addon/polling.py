@@ -93,10 +93,23 @@ def timer() -> float:
     return POLL_S
 
 
+@bpy.app.handlers.persistent
+def reconnect(*_args: Any) -> bool:
+    """After a file is opened: reconnect to the service its jobs ran on (a training outlives Blender)."""
+    from .preferences import trainer_settings
+
+    if service_link.unavailable_reason() is None:
+        return True
+    return service_link.connect(trainer_settings(bpy.context).state_dir)
+
+
 def register() -> None:
     bpy.app.timers.register(timer, first_interval=POLL_S, persistent=True)
+    bpy.app.handlers.load_post.append(reconnect)
 
 
 def unregister() -> None:
     if bpy.app.timers.is_registered(timer):
         bpy.app.timers.unregister(timer)
+    if reconnect in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(reconnect)

@@ -11,6 +11,7 @@ class BACKFLIP_OT_load_stages(bpy.types.Operator):
 
     bl_idname = "backflip.load_stages"
     bl_label = "Load Stages"
+    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -39,6 +40,7 @@ class BACKFLIP_OT_select_landing(bpy.types.Operator):
 
     bl_idname = "backflip.select_landing"
     bl_label = "Select Landing"
+    bl_options = {"REGISTER", "UNDO"}
 
     which: bpy.props.EnumProperty(
         name="Which",

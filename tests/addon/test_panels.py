@@ -127,6 +127,7 @@ def test_unregister_leaves_nothing_behind(addon) -> None:
         assert not [n for n in dir(bpy.types) if n.startswith("BACKFLIP")]
         assert not hasattr(bpy.types.Scene, "backflip") and not hasattr(bpy.types.Object, "backflip")
         assert not bpy.app.timers.is_registered(polling.timer)
+        assert polling.reconnect not in bpy.app.handlers.load_post
         assert previews._collection is None
     finally:
         addon.register()

@@ -44,7 +44,7 @@ def objects_and_actions() -> tuple[set[str], set[str]]:
     return set(bpy.data.objects.keys()), set(bpy.data.actions.keys())
 
 
-def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path) -> None:
+def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path, monkeypatch) -> None:
     import bpy
 
     from backflip_addon import polling, service_link
@@ -53,6 +53,12 @@ def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path) -
 
     state, info = service
     assert service_link.STATE.line() == f"Running on port {info['port']}"
+    # Reopening a file finds the service again (the state folder comes from the preferences).
+    service_link.forget()
+    monkeypatch.setenv("BACKFLIP_STATE_DIR", str(state))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert polling.reconnect() and service_link.STATE.status == "running"
+    empty_scene = bpy.context.scene
     assert f"label: Trainer service: Running on port {info['port']} [LINKED]" in draw_panel(panels.BACKFLIP_PT_main, bpy.context)
 
     training = empty_scene.backflip.training
