@@ -26,15 +26,28 @@ def _failure(status: Any) -> str:
     return f"{error.message} ({error.hint})" if error.hint else error.message
 
 
-def _apply_extract(context: bpy.types.Context, status: Any) -> None:
+def _key_reference(context: bpy.types.Context, clip_path: str) -> None:
+    """Key an extracted clip onto the scene's character, or onto a new "Reference" one in its own collection."""
+    from .blender import rig
+    from .blender.scene_collections import ensure_collection, move_to
+    from .core.clip import load_clip
     from .operators.reference import import_clip
 
+    armature = context.scene.backflip.reference.armature
+    if armature is None:
+        load_clip(clip_path)  # a bad clip raises before the character is built
+        armature, body = rig.build_humanoid(context, name="Reference")
+        move_to((armature, body), ensure_collection(context.scene, "Reference"))
+    import_clip(context, clip_path, armature)
+
+
+def _apply_extract(context: bpy.types.Context, status: Any) -> None:
     settings = context.scene.backflip.reference
     settings.progress, settings.message = status.progress, status.message
     if status.state in _FINISHED:
         settings.job_id = ""
         if status.state == "done":
-            import_clip(context, status.result["clip"], settings.armature)
+            _key_reference(context, status.result["clip"])
             settings.message = "Reference keyed"
         else:
             settings.message = _failure(status)

@@ -7,13 +7,15 @@ bpy-free: the connection lives in this module (one service per Blender session),
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from .client import jobs as client_jobs
 from .client import service as client_service
-from .client.http import ServiceClient
+from .client.http import ServiceClient, ServiceUnreachableError
 from .core import protocol
 from .core.errors import BackflipError
 
@@ -62,6 +64,18 @@ def client() -> ServiceClient:
     if _client is None:
         raise ServiceUnavailableError("the trainer service is not running", START_HINT)
     return _client
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    """A service that stops answering is dropped: the status line shows why, service buttons grey out."""
+    global _client
+    try:
+        yield
+    except ServiceUnreachableError as exc:
+        _client = None
+        _set("error", message=exc.message, hint=exc.hint)
+        raise
 
 
 def _port(service: ServiceClient) -> int:
@@ -117,46 +131,53 @@ def forget() -> None:
 
 def submit_extract(video: str, start: float | None, end: float | None) -> tuple[str, str]:
     """Upload a video and start its extract job, trimmed to [start, end] seconds: (reference id, job id)."""
-    service = client()
-    upload = service.upload(video)
-    reference = service.create_reference(protocol.ReferenceRequest(video=upload.path, start=start, end=end, name=Path(video).stem))
-    return reference.id, reference.job.id if reference.job else ""
+    with _answering():
+        service = client()
+        upload = service.upload(video)
+        reference = service.create_reference(protocol.ReferenceRequest(video=upload.path, start=start, end=end, name=Path(video).stem))
+        return reference.id, reference.job.id if reference.job else ""
 
 
 def submit_training(reference_id: str | None, clip: str | None, minutes: float | None, samples: float | None) -> str:
     """Start a training on a service reference, else on a local clip (uploaded), else on the default backflip."""
-    service = client()
-    if not reference_id and clip:
-        reference_id = service.create_reference(protocol.ReferenceRequest(clip=service.upload(clip).path, name=Path(clip).stem)).id
-    request = protocol.TrainingRequest(reference=reference_id or None, minutes=minutes, samples=samples)
-    return service.create_training(request).id
+    with _answering():
+        service = client()
+        if not reference_id and clip:
+            reference_id = service.create_reference(protocol.ReferenceRequest(clip=service.upload(clip).path, name=Path(clip).stem)).id
+        request = protocol.TrainingRequest(reference=reference_id or None, minutes=minutes, samples=samples)
+        return service.create_training(request).id
 
 
 def control_training(training_id: str, action: str) -> None:
     """`action`: pause | resume | cancel."""
-    service = client()
-    {"pause": service.pause_training, "resume": service.resume_training, "cancel": service.cancel_training}[action](training_id)
+    with _answering():
+        service = client()
+        {"pause": service.pause_training, "resume": service.resume_training, "cancel": service.cancel_training}[action](training_id)
 
 
 def submit_rollout(stage: tuple[str, int] | str, colliders: list[dict], *, attempts: int, perturb: float, seed: int,
                    start: tuple[float, float, float], fps: float) -> str:
     """Start a rollout job of a stage, named (training id, stage index) or by its folder; returns the job id."""
-    named = {"training": stage[0], "stage": stage[1]} if isinstance(stage, tuple) else {"stage_dir": stage}
-    request = protocol.RolloutRequest(
-        colliders=colliders, attempts=attempts, perturb=perturb, seed=seed, start=list(start), fps=fps, **named
-    )
-    return client().create_rollout(request).id
+    with _answering():
+        named = {"training": stage[0], "stage": stage[1]} if isinstance(stage, tuple) else {"stage_dir": stage}
+        request = protocol.RolloutRequest(
+            colliders=colliders, attempts=attempts, perturb=perturb, seed=seed, start=list(start), fps=fps, **named
+        )
+        return client().create_rollout(request).id
 
 
 def cancel_job(job_id: str) -> None:
-    client().cancel_job(job_id)
+    with _answering():
+        client().cancel_job(job_id)
 
 
 def poll(job_ids: list[str]) -> list[protocol.JobStatus]:
     """The jobs' current status, through the client's poll step (one request per job)."""
-    return client_jobs.poll_step(client(), job_ids)
+    with _answering():
+        return client_jobs.poll_step(client(), job_ids)
 
 
 def training(training_id: str) -> protocol.Training:
     """The training's record: state, progress (samples, jumps, return, stages), run folder."""
-    return client().training(training_id)
+    with _answering():
+        return client().training(training_id)

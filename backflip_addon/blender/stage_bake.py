@@ -15,6 +15,7 @@ import bpy
 from ..core.clip import MotionClip, load_clip
 from ..core.rollout_events import Attempt, RolloutEvents, read_events
 from . import keys, rig
+from .scene_collections import ensure_collection, move_to
 
 
 @dataclass
@@ -37,20 +38,6 @@ def marker_name(attempt: Attempt, event: str) -> str:
     return f"attempt {attempt.attempt} {event.replace('_', ' ')}"
 
 
-def _stage_collection(scene: bpy.types.Scene, name: str) -> bpy.types.Collection:
-    collection = bpy.data.collections.get(name) or bpy.data.collections.new(name)
-    if collection.name not in scene.collection.children:
-        scene.collection.children.link(collection)
-    return collection
-
-
-def _move(objects: tuple[bpy.types.Object, ...], collection: bpy.types.Collection) -> None:
-    for obj in objects:
-        for owner in list(obj.users_collection):
-            owner.objects.unlink(obj)
-        collection.objects.link(obj)
-
-
 def _bake_attempt(
     context: bpy.types.Context, events: RolloutEvents, attempt: Attempt, clip: MotionClip,
     collection: bpy.types.Collection, start_frame: int,
@@ -58,7 +45,7 @@ def _bake_attempt(
     scene = context.scene
     fps = keys.scene_fps(scene)
     armature, body = rig.build_humanoid(context, name=f"Stage {events.stage_index} attempt {attempt.attempt}")
-    _move((armature, body), collection)
+    move_to((armature, body), collection)
     action = keys.key_clip(armature, clip, fps=fps, start_frame=start_frame, action_name=action_name(events, attempt))
     armature["backflip_stage"] = events.stage_index
     armature["backflip_attempt"] = attempt.attempt
@@ -82,7 +69,7 @@ def bake_rollout(context: bpy.types.Context, events_path: str | Path, start_fram
     events = read_events(events_path)
     clips = [load_clip(a.clip) for a in events.attempts]
     scene = context.scene
-    collection = _stage_collection(scene, stage_title(events.stage_index, events.stage_label))
+    collection = ensure_collection(scene, stage_title(events.stage_index, events.stage_label))
     baked = [_bake_attempt(context, events, a, c, collection, start_frame) for a, c in zip(events.attempts, clips)]
     frames = max(c.resample(keys.scene_fps(scene)).num_frames for c in clips)
     scene.frame_end = max(scene.frame_end, start_frame + frames - 1)

@@ -84,9 +84,15 @@ def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path, m
     # The service dies: operators report it and leave the scene unchanged.
     os.kill(info["pid"], signal.SIGKILL)
     wait_gone(info["pid"])
-    with pytest.raises(RuntimeError, match=r"(?i)service"):
+    with pytest.raises(RuntimeError, match="does not answer"):
         bpy.ops.backflip.train_start()
     assert objects_and_actions() == before
+    # ... and the sidebar says so; service buttons grey out until it is started again.
+    assert service_link.STATE.status == "error"
+    assert any(line.startswith("label: Trainer service: Error: the trainer service at")
+               for line in draw_panel(panels.BACKFLIP_PT_main, bpy.context))
+    with pytest.raises(RuntimeError, match="trainer service is not running"):
+        bpy.ops.backflip.train_start()
 
 
 def test_finished_rollout_is_baked_by_the_poll(empty_scene, tmp_path: Path) -> None:
@@ -103,3 +109,20 @@ def test_finished_rollout_is_baked_by_the_poll(empty_scene, tmp_path: Path) -> N
     error = ErrorInfo("not_found", "stage 99 does not exist", "pick a stage from the list")
     polling._apply_rollout(bpy.context, JobStatus("r2", "rollout", "failed", error=error))
     assert empty_scene.backflip.bake.message == "stage 99 does not exist (pick a stage from the list)"
+
+
+def test_finished_extract_keys_a_reference_character(empty_scene, backflip_clip_path: Path) -> None:
+    import bpy
+
+    from backflip_addon import polling
+    from backflip_addon.blender.takes import takes
+    from backflip_addon.core.protocol import JobStatus
+
+    settings = empty_scene.backflip.reference
+    settings.job_id = "x1"
+    polling._apply_extract(bpy.context, JobStatus("x1", "extract", "running", 0.5, message="posing frames"))
+    assert (settings.progress, settings.message, settings.job_id) == (0.5, "posing frames", "x1")
+    polling._apply_extract(bpy.context, JobStatus("x1", "extract", "done", 1.0, result={"clip": str(backflip_clip_path)}))
+    armature = settings.armature
+    assert armature.name == "Reference" and armature.users_collection[0].name == "Reference"
+    assert len(takes(armature)) == 1 and settings.job_id == "" and settings.message == "Reference keyed"
