@@ -72,7 +72,15 @@ class ServiceClient:
         return decode(Health, self._json("GET", "/health"))
 
     def upload(self, path: str | Path, name: str | None = None) -> Upload:
+        """Send a file; over the service's limit it is refused here as the service would (413), since a
+        service that answers before reading a large body breaks the connection instead of telling why."""
         path = Path(path)
+        limit = self.health().max_upload_bytes
+        size = path.stat().st_size
+        if limit and size > limit:
+            raise ServiceError(413, "too_large", f"{path.name} ({size:,} bytes) is larger than the service's "
+                               f"upload limit of {limit:,} bytes",
+                               "trim the video first, or restart the service with a larger BACKFLIP_MAX_UPLOAD_BYTES")
         return decode(Upload, self._json("POST", "/uploads", data=path.read_bytes(),
                                          content_type="application/octet-stream", query={"name": name or path.name}))
 

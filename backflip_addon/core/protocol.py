@@ -32,6 +32,8 @@ class Health:
     status: str
     version: str
     api_version: int = API_VERSION
+    max_upload_bytes: int = 0
+    """the largest upload the service accepts (larger ones get 413)"""
 
 
 @dataclass

@@ -96,6 +96,11 @@ def test_uploads_are_stored_and_oversize_ones_are_413(shared, tmp_path, backflip
     with pytest.raises(ServiceError) as caught:
         client.upload(big)
     assert caught.value.status == 413 and caught.value.code == "too_large" and caught.value.hint
+    for size in (5000, 3_000_000):  # the service's own answer, without the client's check
+        status, body = raw(client, "POST", "/uploads?name=big.mp4", b"x" * 5000 if size == 5000 else None,
+                           {"Authorization": f"Bearer {client.token}", "Content-Length": str(size)}
+                           if size != 5000 else {"Authorization": f"Bearer {client.token}"})
+        assert status == 413 and body["code"] == "too_large", size
     with pytest.raises(ServiceError) as caught:
         client.upload(small, name="../escape.txt")
     assert caught.value.status == 400

@@ -13,4 +13,4 @@ router = APIRouter(tags=["health"], responses=ERRORS)
 @router.get("/health")
 def health(svc: Service = Depends(service)) -> Health:
     """Whether the service answers, and its version."""
-    return Health(status="ok", version=svc.version)
+    return Health(status="ok", version=svc.version, max_upload_bytes=svc.settings.max_upload_bytes)

@@ -15,6 +15,7 @@ from ..errors import UploadTooLargeError
 from .common import ERRORS
 
 router = APIRouter(tags=["uploads"], responses=ERRORS)
+TOO_LARGE_HINT = "trim the video first, or restart the service with a larger BACKFLIP_MAX_UPLOAD_BYTES"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
@@ -27,9 +28,7 @@ async def upload(request: Request, name: str = Query(..., description="file name
         raise InvalidInputError(f"upload name {name!r} is not a plain file name",
                                 "use letters, digits, '.', '_' and '-' only")
     limit = svc.settings.max_upload_bytes
-    too_large = UploadTooLargeError(f"upload larger than the service's limit of {limit:,} bytes",
-                                    "trim the video first, or restart the service with a larger "
-                                    "BACKFLIP_MAX_UPLOAD_BYTES")
+    too_large = UploadTooLargeError(f"upload larger than the service's limit of {limit:,} bytes", TOO_LARGE_HINT)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
