@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("trainer_service.demo", "run the main job end to end on the embedded defaults"),
     "extract": ("trainer_service.video.cli", "video → reference clip (mediapipe pose, cleaning, whole-clip fit)"),
     "train": ("trainer_service.rl.cli", "train a policy that imitates a clip, keeping its learning stages"),
+    "rollout": ("trainer_service.rollout", "simulate a learning stage in a set of colliders (clips + events)"),
     "serve": ("trainer_service.service.serve", "run the trainer service (HTTP API on loopback, jobs in SQLite)"),
     "jobs": ("trainer_service.service.cli.jobs", "list, show, pause, resume or cancel the service's jobs"),
     "references": ("trainer_service.service.cli.references", "the service's reference clips: list, add from a video or clip"),

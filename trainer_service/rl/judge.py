@@ -130,12 +130,13 @@ class Judgement:
 
 
 def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | None = None,
-          contact_height: float = CONTACT_HEIGHT) -> Judgement:
+          contact_height: float = CONTACT_HEIGHT, foot_contacts: Sequence[bool] | None = None) -> Judgement:
     """Judge a rollout of DeepMimic rows at `fps` frames per second.
 
     `sim_contacts[f]` is the simulator's first body other than the feet touching the ground in frame
     f (None: none), as recorded by the trainer; without it contacts come from the collision shapes.
-    Feet contacts always come from the shapes (the foot boxes are exact enough).
+    Feet contacts come from the shapes at y = 0 (the foot boxes are exact enough on a flat floor)
+    unless `foot_contacts[f]` gives the simulator's: a set whose support is raised or soft needs those.
     """
     frames = np.asarray(frames, dtype=np.float64)
     names = humanoid3d().names
@@ -143,10 +144,13 @@ def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | N
     others = [i for i in range(len(names)) if i not in feet]
     contacts = ground_contacts(frames, contact_height)
     foot_contact = contacts[:, feet].any(axis=1)
+    for given in (sim_contacts, foot_contacts):
+        if given is not None and len(given) != len(frames):
+            raise InvalidInputError(f"{len(given)} contact entries for {len(frames)} frames",
+                                    "pass one contact entry per frame")
+    if foot_contacts is not None:
+        foot_contact = np.asarray(foot_contacts, dtype=bool)
     if sim_contacts is not None:
-        if len(sim_contacts) != len(frames):
-            raise InvalidInputError(f"{len(sim_contacts)} contact entries for {len(frames)} frames",
-                                    "pass one entry (a body name or None) per frame")
         other_contact = np.array([c is not None for c in sim_contacts])
     else:
         other_contact = contacts[:, others].any(axis=1)

@@ -140,6 +140,15 @@ class ImitationEnv:
         target = min(row + self._substeps, self.reference.num_rows - 1)  # where the next action heads
         return observe(self._sim, self.reference.phase(row), self.reference, target)
 
+    def detect_contacts(self) -> None:
+        """Refresh the contacts of the current pose without stepping (after `reset` or `set_pose`)."""
+        self._client.performCollisionDetection()
+
+    def touching(self) -> list[str]:
+        """Names of the bodies touching a collider after the last physics step, feet included."""
+        links = {max(link, 0) for link, _other in self._char.contacts()}
+        return [LINK_NAMES[link] for link in sorted(links)]
+
     def _first_fall_contact(self) -> str | None:
         for link, _other in self._char.contacts():
             if link not in FOOT_LINKS:

@@ -23,6 +23,8 @@ from .reference import ReferenceTables
 
 OBSERVATION_SIZE = 2 + NUM_LINKS * 7 + NUM_LINKS * 6
 TARGET_SIZE = NUM_LINKS * 3 + 4 + 8 * 4 + 4
+ROOT_HEIGHT_INDEX = 1
+"""where the root height sits in the observation"""
 
 
 def observation_size(target_obs: bool) -> int:
@@ -50,7 +52,7 @@ def observe(sim: BodyState, phase: float, target: ReferenceTables | None = None,
     left_t = np.array([[hc, 0.0, hs, 0.0], [0.0, hc, 0.0, -hs], [-hs, 0.0, hc, 0.0], [0.0, hs, 0.0, hc]])
     out = np.empty(observation_size(target is not None), dtype=np.float32)
     out[0] = phase
-    out[1] = sim.root_pos[1]  # root height: the heading frame sits on the ground below the root
+    out[ROOT_HEIGHT_INDEX] = sim.root_pos[1]  # root height: the heading frame sits on the ground below the root
     bodies = out[2 : 2 + NUM_LINKS * 7].reshape(NUM_LINKS, 7)
     bodies[:, :3] = (sim.link_pos - sim.root_pos) @ rot_t
     quat = sim.link_rot @ left_t

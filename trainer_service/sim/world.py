@@ -53,3 +53,9 @@ def _shape(client, c: ColliderConfig) -> int:
         client.GEOM_MESH, vertices=c.vertices, indices=c.indices, meshScale=list(c.size),
         flags=client.GEOM_FORCE_CONCAVE_TRIMESH,
     )
+
+
+def support_height(client, x: float, z: float, top: float = 100.0) -> float | None:
+    """m: height of the highest collider surface straight below (x, top, z); None if nothing is there."""
+    hit = client.rayTest([x, top, z], [x, -top, z])[0]
+    return None if hit[0] < 0 else float(hit[3][1])
