@@ -105,7 +105,7 @@ class ColliderConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in COLLIDER_KINDS:
-            raise InvalidInputError(f"unknown collider type {self.kind!r}", f"use one of {list(COLLIDER_KINDS)}")
+            raise InvalidInputError(f"unknown collider type (kind) {self.kind!r}", f"use one of {list(COLLIDER_KINDS)}")
         self.position = _finite("collider position", self.position)
         self.rotation = _finite("collider rotation", self.rotation)
         self.size = _finite("collider size", self.size)
