@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -126,3 +127,46 @@ def test_finished_extract_keys_a_reference_character(empty_scene, backflip_clip_
     armature = settings.armature
     assert armature.name == "Reference" and armature.users_collection[0].name == "Reference"
     assert len(takes(armature)) == 1 and settings.job_id == "" and settings.message == "Reference keyed"
+
+
+def test_bake_stage_to_scene_end_to_end(empty_scene, service) -> None:
+    """The shipped landing stage, rolled out by the service in a floor + box set, baked with 2 attempts."""
+    import time
+
+    import bpy
+
+    from backflip_addon import polling
+    from backflip_addon.blender import colliders
+    from backflip_addon.blender.takes import takes
+
+    state, _ = service
+    run = state / "runs" / "backflip"  # inside the service's state folder: an allowed root
+    run.mkdir(parents=True)
+    for name in ("stages.json", "clip.txt", "config.json", "sim_config.json"):
+        shutil.copy(RUN / name, run / name)
+    shutil.copytree(RUN / "stage_0015", run / "stage_0015")
+    bpy.ops.mesh.primitive_plane_add(size=20.0)
+    colliders.mark_collider(bpy.context.active_object, "PLANE")
+    bpy.ops.mesh.primitive_cube_add(size=0.5, location=(0.0, 3.0, 0.25))  # beside the flip, out of its way
+    colliders.mark_collider(bpy.context.active_object, "BOX")
+
+    stages = empty_scene.backflip.stages
+    stages.run_dir = str(run)
+    assert bpy.ops.backflip.load_stages() == {"FINISHED"}
+    stages.active = [e.index for e in stages.entries].index(15)
+    bake = empty_scene.backflip.bake
+    bake.attempts, bake.frame_start = 2, 1
+    assert bpy.ops.backflip.bake_stage() == {"FINISHED"} and bake.job_id
+    deadline = time.monotonic() + 300
+    while bake.job_id and time.monotonic() < deadline:
+        polling.poll_scene(bpy.context)
+        time.sleep(0.5)
+    assert bake.message == "Baked 2 attempt(s)", bake.message
+    collection = bpy.data.collections["Stage 15 – lands and holds"]
+    armatures = sorted((o for o in collection.objects if o.type == "ARMATURE"), key=lambda o: o.name)
+    assert [takes(a)[0].name for a in armatures] == ["Stage 15 · attempt 1 · seed 0", "Stage 15 · attempt 2 · seed 1"]
+    names = {m.name for m in empty_scene.timeline_markers}
+    assert {"attempt 1 takeoff", "attempt 2 takeoff"} <= names
+    assert all(isinstance(a["backflip_label"], str) and a["backflip_label"] for a in armatures)
+    # The box stands aside: the landing stage lands as it did on the plain floor it was trained on.
+    assert bool(armatures[0]["backflip_landed"]) and armatures[0]["backflip_rotation_deg"] > 300
