@@ -15,9 +15,11 @@ def register() -> None:
 
 def unregister() -> None:
     from . import classes, polling, properties, service_link
+    from .operators import service
     from .ui import previews
 
     polling.unregister()
+    service.unregister()
     previews.clear()
     service_link.forget()
     properties.unregister()

@@ -123,11 +123,3 @@ def poll_setup(job: SetupJob) -> SetupJob:
     else:
         _start_step(job)
     return job
-
-
-def cancel_setup(job: SetupJob) -> None:
-    if job.process is not None:
-        job.process.terminate()
-        job.process.wait(timeout=10)
-    if job.status == "running":
-        _finish(job, "failed", "Cancelled")

@@ -127,3 +127,9 @@ class BACKFLIP_OT_setup_trainer_env(bpy.types.Operator):
 
 
 CLASSES = (BACKFLIP_OT_service_start, BACKFLIP_OT_service_stop, BACKFLIP_OT_setup_trainer_env)
+
+
+def unregister() -> None:
+    """Stop following a set-up still running (its subprocess finishes on its own; the log says how it ended)."""
+    if bpy.app.timers.is_registered(poll_setup_timer):
+        bpy.app.timers.unregister(poll_setup_timer)

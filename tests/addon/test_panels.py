@@ -121,12 +121,16 @@ def test_unregister_leaves_nothing_behind(addon) -> None:
     from backflip_addon import polling
     from backflip_addon.ui import previews
 
+    from backflip_addon.operators.service import poll_setup_timer
+
     previews.icon(str(RUN / "learning_curve.png"))
+    bpy.app.timers.register(poll_setup_timer, first_interval=100.0)  # as while a trainer set-up runs
     addon.unregister()
     try:
         assert not [n for n in dir(bpy.types) if n.startswith("BACKFLIP")]
         assert not hasattr(bpy.types.Scene, "backflip") and not hasattr(bpy.types.Object, "backflip")
         assert not bpy.app.timers.is_registered(polling.timer)
+        assert not bpy.app.timers.is_registered(poll_setup_timer)
         assert polling.reconnect not in bpy.app.handlers.load_post
         assert previews._collection is None
     finally:

@@ -54,3 +54,17 @@ def test_setup_failures_say_where(tmp_path: Path) -> None:
 def test_default_trainer_python_is_the_checkouts_venv() -> None:
     expected = ROOT / ".venv" / "bin" / "python"
     assert default_trainer_python(ROOT / "backflip_addon") == (str(expected) if expected.is_file() else "")
+
+
+def test_timer_follows_the_setup(addon, tmp_path: Path) -> None:
+    from backflip_addon import preferences
+    from backflip_addon.operators.service import SETUP_POLL_S, poll_setup_timer
+
+    preferences.SETUP.job = start_setup(sys.executable, tmp_path / "venv", tmp_path / "setup.log", requirements=())
+    try:
+        deadline = time.monotonic() + 120
+        while (again := poll_setup_timer()) == SETUP_POLL_S and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert again is None and preferences.SETUP.job.status == "done"
+    finally:
+        preferences.SETUP.job = None
