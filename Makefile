@@ -1,10 +1,15 @@
 # Two commands on a fresh machine (Python 3.11 + make):
 #   make demo   main job end to end on embedded defaults
-#   make test   the whole test suite
+#   make test   the whole test suite (then the add-on's tests again on Blender 4.5 LTS)
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The add-on is also tested on Blender 4.5 LTS: its own small venv (bpy 4.5 wheel, no trainer packages).
+VENV45 := .venv45
+PY45 := $(VENV45)/bin/python
+STAMP45 := $(VENV45)/.installed
+ADDON45_PINS := bpy==4.5.15 numpy==1.26.4 pytest==8.3.4 pytest-timeout==2.3.1
 
 .PHONY: demo test venv clean
 
@@ -15,13 +20,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-venv: $(STAMP)
+$(STAMP45):
+	test -x $(PY45) || $(PYTHON) -m venv $(VENV45)
+	$(PY45) -m pip install --quiet $(ADDON45_PINS)
+	touch $(STAMP45)
+
+venv: $(STAMP) $(STAMP45)
 
 demo: $(STAMP)
 	$(PY) -m trainer_service demo --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) $(STAMP45)
 	$(PY) -m pytest -q -rs
+	BACKFLIP_PYBULLET_DATA="$$($(PY) -c 'import pybullet_data; print(pybullet_data.getDataPath())')" \
+	BACKFLIP_TRAINER_PYTHON="$(CURDIR)/$(PY)" PYTHONPATH="$(CURDIR)" \
+	$(PY45) -m pytest -q -rs -p no:cacheprovider tests/addon
 
 clean:
-	rm -rf $(VENV) out build
+	rm -rf $(VENV) $(VENV45) out build

@@ -6,14 +6,21 @@ Only `register`/`unregister` live here. bpy modules are imported inside them so 
 
 
 def register() -> None:
-    from . import classes, properties
+    from . import classes, polling, properties
 
     classes.register()
     properties.register()
+    polling.register()
 
 
 def unregister() -> None:
-    from . import classes, properties
+    from . import classes, polling, properties, service_link
+    from .operators import service
+    from .ui import previews
 
+    polling.unregister()
+    service.unregister()
+    previews.clear()
+    service_link.forget()
     properties.unregister()
     classes.unregister()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 
 from . import preferences, properties
-from .operators import reference
+from .operators import bake, reference, service, stages, training, video
 from .operators import set as set_ops
 from .ui import panels
 
@@ -12,6 +12,11 @@ CLASSES: tuple[type, ...] = (
     *preferences.CLASSES,
     *properties.CLASSES,
     *reference.CLASSES,
+    *video.CLASSES,
+    *service.CLASSES,
+    *training.CLASSES,
+    *stages.CLASSES,
+    *bake.CLASSES,
     *set_ops.CLASSES,
     *panels.CLASSES,
 )

@@ -1,6 +1,7 @@
 """Shared fixtures: paths into the installed pybullet_data; the add-on registered in the real bpy wheel."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def pybullet_data_dir() -> Path:
+    # The add-on's second environment (bpy 4.5, no pybullet) is pointed at the main one's data folder.
+    if os.environ.get("BACKFLIP_PYBULLET_DATA"):
+        return Path(os.environ["BACKFLIP_PYBULLET_DATA"])
     import pybullet_data
 
     return Path(pybullet_data.getDataPath())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 
 from ..core.errors import InvalidInputError
+from .compat import new_node_material
 from .projection import PROP_KEY
 
 
@@ -61,7 +62,7 @@ def bake_to_uvs(context: bpy.types.Context, obj: bpy.types.Object, resolution: i
 
 
 def _baked_material(obj: bpy.types.Object, image: bpy.types.Image, unlit: bool) -> bpy.types.Material:
-    material = bpy.data.materials.new(f"{obj.name} baked")
+    material = new_node_material(f"{obj.name} baked")
     tree = material.node_tree
     tree.nodes.clear()
     tex = tree.nodes.new("ShaderNodeTexImage")

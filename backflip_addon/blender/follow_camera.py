@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
-from bpy_extras import anim_utils
 
 from ..core import rotations as rot
 from ..core.errors import InvalidInputError
 from ..core.skeleton import humanoid3d
+from .compat import ensure_channelbag, ensure_fcurve
 
 _WOBBLE_HZ = (0.35, 0.8, 1.7)  # a hand-held camera drifts slowly and jitters a little
 
@@ -112,7 +112,7 @@ def sample_root(scene: bpy.types.Scene, target: bpy.types.Object, frames: range)
 
 def _key(channelbag, path: str, frames: np.ndarray, values: np.ndarray) -> None:
     for index in range(values.shape[1]):
-        curve = channelbag.fcurves.find(path, index=index) or channelbag.fcurves.new(path, index=index, group_name="Follow")
+        curve = ensure_fcurve(channelbag, path, index, "Follow")
         curve.keyframe_points.clear()
         curve.keyframe_points.add(len(frames))
         co = np.empty(2 * len(frames), dtype=np.float32)
@@ -142,7 +142,7 @@ def key_follow(scene: bpy.types.Scene, camera: bpy.types.Object) -> bpy.types.Ac
     slot = animation.action_slot if animation.action is action and animation.action_slot else None
     if slot is None:
         slot = action.slots.new(id_type="OBJECT", name=camera.name)
-    channelbag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    channelbag = ensure_channelbag(action, slot)
     keyed = np.arange(frames.start, frames.stop, dtype=np.float64)
     _key(channelbag, "location", keyed, location)
     _key(channelbag, "rotation_quaternion", keyed, orientation)

@@ -1,18 +1,23 @@
-"""Key a MotionClip onto the humanoid armature with bpy 5's slotted actions, in bulk."""
+"""Key a MotionClip onto the humanoid armature with slotted actions (Blender 4.4+), in bulk."""
 from __future__ import annotations
 
 import bpy
 import numpy as np
-from bpy_extras import anim_utils
 
 from ..core.clip import MotionClip
 from ..core.posing import pose_channels
 from ..core.skeleton import humanoid3d
+from .compat import ensure_channelbag, ensure_fcurve
 from .rig import bone_rest_rotations
+from .takes import add_take
+
+
+def scene_fps(scene: bpy.types.Scene) -> float:
+    return scene.render.fps / scene.render.fps_base
 
 
 def _set_curve(channelbag, path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray):
-    curve = channelbag.fcurves.find(path, index=index) or channelbag.fcurves.new(path, index=index, group_name=group)
+    curve = ensure_fcurve(channelbag, path, index, group)
     curve.keyframe_points.clear()
     curve.keyframe_points.add(len(frames))
     co = np.empty(2 * len(frames), dtype=np.float32)
@@ -30,7 +35,8 @@ def key_clip(
 ) -> bpy.types.Action:
     """Key every bone of `armature` with `clip` resampled to `fps`, starting at `start_frame`.
 
-    Returns the new action, assigned to the armature (its previous action is left in bpy.data).
+    Returns the new action, put on a new NLA track of the armature as its newest take (earlier
+    takes stay on their own, muted tracks).
     """
     skeleton = humanoid3d()
     sampled = clip.resample(fps)
@@ -40,7 +46,7 @@ def key_clip(
 
     action = bpy.data.actions.new(action_name or f"{armature.name}_{clip.name or 'clip'}")
     slot = action.slots.new(id_type="OBJECT", name=armature.name)
-    channelbag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+    channelbag = ensure_channelbag(action, slot)
     for b, body in enumerate(skeleton.bodies):
         path = f'pose.bones["{body.name}"].rotation_quaternion'
         for i in range(4):
@@ -49,7 +55,5 @@ def key_clip(
     for i in range(3):
         _set_curve(channelbag, f'pose.bones["{root}"].location', i, root, frames, location[:, i])
 
-    animation = armature.animation_data or armature.animation_data_create()
-    animation.action = action
-    animation.action_slot = slot
+    add_take(armature, action, slot, start_frame)
     return action

@@ -21,6 +21,7 @@ from mathutils import Matrix, Vector
 
 from ..core.errors import InvalidInputError, NotFoundError
 from ..core.projection import Coefficients, projection_coefficients
+from .compat import new_node_material
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def ensure_projector_group(camera: bpy.types.Object) -> bpy.types.ShaderNodeTree
         _build_projector_group(tree, camera, image)
         camera[GROUP_KEY] = tree  # by reference, so renaming the camera keeps its group
     sync_projector(camera)
-    return tree
+    return tree  # pyright: ignore[reportReturnType]  # node_groups.new(..., "ShaderNodeTree") makes one
 
 
 def _build_projector_group(tree, camera: bpy.types.Object, image: bpy.types.Image) -> None:
@@ -252,10 +253,10 @@ def build_prop_material(
         raise InvalidInputError(f"No projector for {obj.name}", hint="Select a projector camera first")
     material = obj.active_material if obj.active_material and obj.active_material.get(PROP_KEY) else None
     if material is None:
-        material = bpy.data.materials.new(f"{obj.name} projected")
+        material = new_node_material(f"{obj.name} projected")
         material[PROP_KEY] = True
         if obj.data.materials:
-            obj.data.materials[obj.active_material_index] = material
+            obj.data.materials[obj.active_material_index] = material  # pyright: ignore[reportCallIssue]  # stubs: str keys only
         else:
             obj.data.materials.append(material)
     material["unlit"] = unlit

@@ -9,6 +9,7 @@ from mathutils import Matrix
 from ..core import axes
 from ..core.posing import rest_heads_blender
 from ..core.skeleton import Shape, Skeleton, humanoid3d
+from .compat import new_node_material
 
 BODY_COLOR = (0.8, 0.55, 0.35, 1.0)
 _LEAF_LENGTH = 0.12  # m, for bones without a child (neck, wrists, feet)
@@ -103,7 +104,7 @@ def build_body_mesh(context: bpy.types.Context, armature: bpy.types.Object, skel
     modifier = obj.modifiers.new("Armature", "ARMATURE")
     modifier.object = armature
     obj.parent = armature
-    material = bpy.data.materials.new(f"{armature.name}_skin")
+    material = new_node_material(f"{armature.name}_skin")
     material.diffuse_color = BODY_COLOR
     material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = BODY_COLOR
     mesh.materials.append(material)

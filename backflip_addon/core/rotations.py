@@ -143,10 +143,11 @@ def from_matrix(m: np.ndarray) -> np.ndarray:
 def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
     """Flip signs along a time axis so consecutive quaternions lie in the same hemisphere."""
     q = np.moveaxis(np.array(q, dtype=np.float64), axis, 0)
-    for i in range(1, q.shape[0]):
-        flip = np.sum(q[i] * q[i - 1], axis=-1) < 0.0
-        q[i][flip] *= -1.0
-    return np.moveaxis(q, 0, axis)
+    # Sample i keeps its sign when it lies in the (already flipped) previous one's hemisphere: its sign
+    # is the running product of the raw neighbour signs, so one cumprod replaces a per-frame loop.
+    steps = np.where(np.sum(q[1:] * q[:-1], axis=-1) < 0.0, -1.0, 1.0)
+    signs = np.cumprod(np.concatenate([np.ones_like(steps[:1]), steps]), axis=0)
+    return np.moveaxis(q * signs[..., None], 0, axis)
 
 
 def angular_velocity(q0: np.ndarray, q1: np.ndarray, dt: float) -> np.ndarray:

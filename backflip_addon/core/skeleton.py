@@ -93,7 +93,7 @@ def skeleton_from_urdf(path: str | Path) -> Skeleton:
         parent_name = joint.find("parent").get("link")
         link = links[name]
         collision = link.find("collision")
-        geom = collision.find("geometry")[0]
+        geom = collision.find("geometry")[0]  # pyright: ignore[reportOptionalSubscript]  # every shipped link has one
         origin = collision.find("origin")
         shape = Shape(
             kind=geom.tag,

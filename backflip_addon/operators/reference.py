@@ -6,13 +6,11 @@ import logging
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
+from ..blender.keys import scene_fps
 from ..core.errors import BackflipError, InvalidInputError
+from .video import VIDEO_SUFFIXES
 
 logger = logging.getLogger(__name__)
-
-
-def scene_fps(scene: bpy.types.Scene) -> float:
-    return scene.render.fps / scene.render.fps_base
 
 
 def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Object | None = None) -> bpy.types.Object:
@@ -24,6 +22,8 @@ def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Objec
     from ..core.clip import load_clip
     from ..core.skeleton import humanoid3d
 
+    if path.lower().endswith(VIDEO_SUFFIXES):
+        raise InvalidInputError(f"{bpy.path.basename(path)} is a video, not a motion clip", "use Import Video in the Reference panel")
     clip = load_clip(path)  # raises before anything is added to the scene
     if armature is not None:
         missing = [b.name for b in humanoid3d().bodies if armature.type != "ARMATURE" or b.name not in armature.data.bones]

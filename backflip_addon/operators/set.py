@@ -8,8 +8,8 @@ from __future__ import annotations
 import bpy
 from bpy_extras.io_utils import ImportHelper
 
-from ..core.errors import BackflipError
 from ..properties_set import COLLIDER_SHAPES
+from .report import run_reporting as _run
 
 _PROXY_SHAPES = (
     ("PLANE", "Plane", "A 4-vertex plane at the 3D cursor"),
@@ -28,17 +28,6 @@ def _projector(context: bpy.types.Context) -> bpy.types.Object | None:
     return None
 
 
-def _run(operator: bpy.types.Operator, action) -> set[str]:
-    try:
-        message = action()
-    except BackflipError as exc:
-        operator.report({"ERROR"}, str(exc))
-        return {"CANCELLED"}
-    if message:
-        operator.report({"INFO"}, message)
-    return {"FINISHED"}
-
-
 class BACKFLIP_OT_projector_from_photo(bpy.types.Operator, ImportHelper):
     """Add a camera matching a photo (aspect, sensor fit, lens) that projects it onto props"""
 
@@ -52,7 +41,7 @@ class BACKFLIP_OT_projector_from_photo(bpy.types.Operator, ImportHelper):
         name="Sensor Size", description="Sensor size along the photo's longer side (mm)", default=36.0, min=1.0
     )
     match_render: bpy.props.BoolProperty(
-        name="Match Render Size", description="Set the scene resolution to the photo's", default=True
+        name="Match Render Size", description="Set the scene resolution to the photo's (off: the shot keeps its size)", default=False
     )
     standard_view: bpy.props.BoolProperty(
         name="Standard View", description="Use the Standard view transform so photos keep their colours", default=True

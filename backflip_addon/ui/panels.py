@@ -1,33 +1,160 @@
-"""Sidebar panels (draw code only)."""
+"""Sidebar panels (View3D › Sidebar › Backflip), one per step of the loop; draw code only."""
 from __future__ import annotations
+
+import math
+import os
 
 import bpy
 
+from .. import service_link
+from . import previews
 
-class BACKFLIP_PT_main(bpy.types.Panel):
-    bl_label = "Backflip"
-    bl_idname = "BACKFLIP_PT_main"
+
+class _Panel:
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Backflip"
 
+
+class _Step(_Panel):
+    bl_parent_id = "BACKFLIP_PT_main"
+
+
+class BACKFLIP_PT_main(_Panel, bpy.types.Panel):
+    bl_label = "Backflip"
+    bl_idname = "BACKFLIP_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        state = service_link.STATE
+        icon = "LINKED" if state.status == "running" else "ERROR" if state.status == "error" else "UNLINKED"
+        row = self.layout.row()
+        row.label(text=f"Trainer service: {state.line()}", icon=icon)
+        if state.status == "running":
+            row.operator("backflip.service_stop", text="", icon="PAUSE")
+        else:
+            row.operator("backflip.service_start", text="", icon="PLAY")
+
+
+class BACKFLIP_PT_reference(_Step, bpy.types.Panel):
+    bl_label = "Reference"
+    bl_idname = "BACKFLIP_PT_reference"
+
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.backflip.reference
         col = self.layout.column()
-        col.label(text="Reference", icon="ARMATURE_DATA")
         col.prop(settings, "armature")
+        box = col.box()
+        box.label(text="Import Video", icon="FILE_MOVIE")
+        box.prop(settings, "video_path", text="")
+        row = box.row(align=True)
+        row.prop(settings, "trim_in")
+        row.prop(settings, "trim_out")
+        if settings.job_id:
+            box.progress(factor=settings.progress, text=settings.message or "Extracting")
+            box.operator("backflip.cancel_extract", icon="CANCEL")
+        else:
+            box.operator("backflip.import_video", icon="IMPORT")
+            if settings.message:
+                box.label(text=settings.message, icon="INFO")
         col.operator("backflip.import_clip", icon="IMPORT")
         if settings.clip_path:
             col.label(text=bpy.path.basename(settings.clip_path), icon="FILE")
 
 
-class BACKFLIP_PT_set(bpy.types.Panel):
+class BACKFLIP_PT_training(_Step, bpy.types.Panel):
+    bl_label = "Training"
+    bl_idname = "BACKFLIP_PT_training"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        training = context.scene.backflip.training
+        layout = self.layout
+        layout.row().prop(training, "budget", expand=True)
+        layout.prop(training, "minutes" if training.budget == "MINUTES" else "samples")
+        layout.operator("backflip.train_start", icon="PLAY")
+        row = layout.row(align=True)
+        row.operator("backflip.train_pause", icon="PAUSE")
+        row.operator("backflip.train_resume", icon="PLAY")
+        row.operator("backflip.train_cancel", icon="CANCEL")
+        if not training.job_id:
+            return
+        layout.progress(factor=training.progress, text=f"{training.state or 'queued'} · {training.progress:.0%}")
+        col = layout.column(align=True)
+        col.label(text=f"Samples: {training.samples_done:,}")
+        col.label(text=f"Jumps tried: {training.jumps:,}")
+        col.label(text=f"Normalised return: {training.normalised_return:.3f}")
+        col.label(text=f"Latest stage: {training.latest_label or '—'}")
+        if training.message:
+            col.label(text=training.message, icon="INFO")
+        curve = os.path.join(training.run_dir, "learning_curve.png") if training.run_dir else ""
+        if curve and os.path.isfile(curve):
+            layout.template_icon(icon_value=previews.icon(curve), scale=8.0)
+
+
+class BACKFLIP_UL_stages(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_property, index=0, flt_flag=0) -> None:
+        row = layout.row(align=True)
+        row.label(text=f"{item.index}", icon="CHECKMARK" if item.landed else "BLANK1")
+        row.label(text=item.label or "—")
+        row.label(text=f"{item.samples / 1e6:.2f}M")
+        row.label(text="—" if math.isnan(item.normalised_return) else f"{item.normalised_return:.2f}")
+        row.label(text="—" if math.isnan(item.rotation_deg) else f"{item.rotation_deg:.0f}°")
+        if item.marker:
+            row.label(text="", icon="SOLO_ON")
+
+
+class BACKFLIP_PT_stages(_Step, bpy.types.Panel):
+    bl_label = "Stages"
+    bl_idname = "BACKFLIP_PT_stages"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        from ..blender.stage_list import selected_stage
+
+        stages = context.scene.backflip.stages
+        layout = self.layout
+        row = layout.row(align=True)
+        row.prop(stages, "run_dir", text="")
+        row.operator("backflip.load_stages", text="", icon="FILE_REFRESH")
+        if not len(stages.entries):
+            layout.label(text="No stages: load a run, or train", icon="INFO")
+            return
+        layout.template_list("BACKFLIP_UL_stages", "", stages, "entries", stages, "active", rows=5)
+        row = layout.row(align=True)
+        row.operator("backflip.select_landing", text="First Landing").which = "first landing"
+        row.operator("backflip.select_landing", text="Best Landing").which = "best landing"
+        stage = selected_stage(stages)
+        if stage is None:
+            return
+        layout.label(text=f"Stage {stage.index}: {stage.label}" + (f" ({stage.marker})" if stage.marker else ""))
+        preview = os.path.join(stage.folder, "preview.png")
+        if os.path.isfile(preview):
+            layout.template_icon(icon_value=previews.icon(preview), scale=8.0)
+        else:
+            layout.label(text="No preview for this stage", icon="IMAGE")
+
+
+class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
+    bl_label = "Bake"
+    bl_idname = "BACKFLIP_PT_bake"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        bake = context.scene.backflip.bake
+        col = self.layout.column()
+        col.prop(bake, "attempts")
+        col.prop(bake, "perturb")
+        col.prop(bake, "seed")
+        col.row().prop(bake, "start", expand=True)
+        if bake.start == "EMPTY":
+            col.prop(bake, "start_empty")
+        col.prop(bake, "frame_start")
+        col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
+        if bake.message:
+            col.label(text=bake.message, icon="INFO")
+        col.operator("backflip.bake_rollout_file", icon="IMPORT")
+
+
+class BACKFLIP_PT_set(_Step, bpy.types.Panel):
     bl_label = "Set"
     bl_idname = "BACKFLIP_PT_set"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Backflip"
-    bl_parent_id = "BACKFLIP_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -39,7 +166,7 @@ class BACKFLIP_PT_set(bpy.types.Panel):
         col.operator("backflip.sync_projector", icon="FILE_REFRESH")
         col.operator("backflip.bake_projection_to_uvs", icon="RENDER_STILL")
         obj = context.active_object
-        if obj is not None and hasattr(obj, "backflip"):
+        if obj is not None and obj.type == "MESH":
             collider = obj.backflip.collider
             box = layout.box()
             box.prop(collider, "enabled", text=f"{obj.name} collides")
@@ -61,4 +188,7 @@ class BACKFLIP_PT_set(bpy.types.Panel):
             box.operator("backflip.rekey_follow_camera", icon="FILE_REFRESH")
 
 
-CLASSES = (BACKFLIP_PT_main, BACKFLIP_PT_set)
+CLASSES = (
+    BACKFLIP_PT_main, BACKFLIP_PT_reference, BACKFLIP_PT_training, BACKFLIP_UL_stages, BACKFLIP_PT_stages,
+    BACKFLIP_PT_bake, BACKFLIP_PT_set,
+)

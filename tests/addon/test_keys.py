@@ -37,7 +37,7 @@ def test_keyed_armature_matches_fk(empty_scene, backflip_clip_path: Path) -> Non
     sampled = clip.resample(30)
     pos, world = forward_kinematics(sampled.frames)
     rest = rig.bone_rest_rotations(armature)
-    assert armature.animation_data.action == action
+    assert armature.animation_data.nla_tracks[-1].strips[0].action == action
     for frame in range(0, sampled.num_frames, 4):
         heads, bone_rots = evaluated_bones(armature, frame + 1)
         np.testing.assert_allclose(heads, axes.to_blender_positions(pos[frame]), atol=1e-4)
@@ -84,11 +84,13 @@ def test_import_operator_reports_bad_clip_and_leaves_scene_alone(empty_scene, tm
 def test_import_operator_keys_scene_character(empty_scene, backflip_clip_path: Path, motions_dir: Path) -> None:
     import bpy
 
+    from backflip_addon.blender.takes import takes
+
     assert bpy.ops.backflip.import_clip(filepath=str(backflip_clip_path)) == {"FINISHED"}
     armature = bpy.context.scene.backflip.reference.armature
     assert armature is not None and armature.type == "ARMATURE"
     count = len(bpy.data.objects)
-    # A second import re-keys the same character instead of building another one.
+    # A second import keys the same character (as a new take) instead of building another one.
     assert bpy.ops.backflip.import_clip(filepath=str(motions_dir / "humanoid3d_walk.txt")) == {"FINISHED"}
     assert len(bpy.data.objects) == count
-    assert armature.animation_data.action.name.endswith("humanoid3d_walk")
+    assert takes(armature)[-1].name.endswith("humanoid3d_walk") and len(takes(armature)) == 2

@@ -200,14 +200,18 @@ def test_bake_to_uvs_keeps_the_projection(empty_scene, tmp_path: Path) -> None:
 def test_operators_build_a_set(empty_scene) -> None:
     import bpy
 
+    size = (empty_scene.render.resolution_x, empty_scene.render.resolution_y)
     assert bpy.ops.backflip.projector_from_photo(filepath=str(ASSETS / "wall.png"), background_distance=5.0) == {"FINISHED"}
     camera = bpy.context.scene.camera
     assert camera is not None and camera.data.sensor_fit == "VERTICAL"  # portrait photo
-    assert (empty_scene.render.resolution_x, empty_scene.render.resolution_y) == (96, 128)
+    # A small photo does not silently shrink the shot; matching is asked for.
+    assert (empty_scene.render.resolution_x, empty_scene.render.resolution_y) == size
     assert bpy.ops.backflip.add_projected_prop(shape="BOX") == {"FINISHED"}
     assert bpy.context.active_object.active_material.node_tree.nodes["Projector 00"].node_tree.name.endswith(camera.name)
     with pytest.raises(RuntimeError, match="not found"):
         bpy.ops.backflip.projector_from_photo(filepath=str(ASSETS / "missing.png"))
+    assert bpy.ops.backflip.projector_from_photo(filepath=str(ASSETS / "wall.png"), match_render=True) == {"FINISHED"}
+    assert (empty_scene.render.resolution_x, empty_scene.render.resolution_y) == (96, 128)
 
 
 def test_sync_follows_lens_changes_and_renames(empty_scene) -> None:

@@ -1,0 +1,70 @@
+"""Keying speed of the bake: a 1,000-frame clip on the 15-bone humanoid, as one take (action + NLA track).
+
+Times `blender.keys.key_clip` end to end (resample, FK-free pose channels, 63,000 keys through
+foreach_set, the new NLA track) on a clip made from the shipped landing stage's rollout stretched to
+1,000 frames. The armature is built once; each run adds a new take. Median of --runs.
+
+    PYTHONPATH=. .venv/bin/python bench/bake_speed.py [--runs 9] [--frames 1000]
+
+Prints one JSON line. Target: < 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import bpy  # noqa: E402
+
+from backflip_addon.blender import keys, rig  # noqa: E402
+from backflip_addon.core.clip import load_clip  # noqa: E402
+
+TARGET_MS = 50.0
+STAGE_CLIP = ROOT / "assets" / "stages" / "backflip" / "stage_0015" / "rollout.txt"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--frames", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    armature, _ = rig.build_humanoid(bpy.context)
+    source = load_clip(STAGE_CLIP)
+    fps = (args.frames - 1) / source.duration
+    clip = source.resample(fps)
+    times = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        action = keys.key_clip(armature, clip, fps=fps, start_frame=1)
+        times.append((time.perf_counter() - start) * 1000.0)
+    curves = action.layers[0].strips[0].channelbags[0].fcurves
+    result = {
+        "bench": "bake_speed",
+        "blender": bpy.app.version_string,
+        "bones": len(armature.data.bones),
+        "frames": clip.num_frames,
+        "keys_per_take": sum(len(c.keyframe_points) for c in curves),
+        "runs": args.runs,
+        "median_ms": round(statistics.median(times), 2),
+        "min_ms": round(min(times), 2),
+        "max_ms": round(max(times), 2),
+        "target_ms": TARGET_MS,
+        "meets_target": statistics.median(times) < TARGET_MS,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
