@@ -25,6 +25,8 @@ TRAINER_REQUIREMENTS: tuple[str, ...] = (
     "tensorboard==2.19.0",
     "ray==2.60.0",
     "tqdm==4.67.1",
+    "fastapi==0.115.6",
+    "uvicorn==0.34.0",
 )
 _CHECK_311 = "import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 'the trainer needs Python 3.11, this is ' + sys.version.split()[0])"
 

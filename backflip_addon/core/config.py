@@ -87,4 +87,6 @@ def _matches(value: Any, hint: Any) -> bool:
 
 
 def _describe(hint: Any) -> str:
-    return getattr(hint, "__name__", None) if typing.get_origin(hint) is None else str(hint).replace("typing.", "")
+    if typing.get_origin(hint) is None:
+        return getattr(hint, "__name__", str(hint))
+    return str(hint).replace("typing.", "")
