@@ -190,13 +190,14 @@ def _load_seconds(path: Path) -> float:
 
 def test_loading_time_grows_linearly_with_size(clip: MotionClip, tmp_path: Path) -> None:
     small, large = tmp_path / "small.txt", tmp_path / "large.txt"
-    small.write_text(_clip_of_size(clip, 2.0))
-    large.write_text(_clip_of_size(clip, 8.0))
+    small.write_text(_clip_of_size(clip, 1.0))
+    large.write_text(_clip_of_size(clip, 12.0))
     small_s, large_s = _load_seconds(small), _load_seconds(large)
     ratio = large_s / small_s
-    print(f"2 MB: {small_s:.3f} s, 8 MB: {large_s:.3f} s, ratio {ratio:.2f}")
-    # Linear: about 4. The line-number rescan made it about 14 (2 vs 8 MB: 1.7 s vs 24.5 s).
-    assert ratio < 6.0, ratio
+    print(f"1 MB: {small_s:.3f} s, 12 MB: {large_s:.3f} s, ratio {ratio:.2f}")
+    # Linear: about 12; on a loaded machine it measured up to 23. The line-number rescan grows with the
+    # square of the size: about 144 (2 vs 8 MB took 1.7 s vs 24.5 s), so the margin is wide both ways.
+    assert ratio < 60.0, ratio
 
 
 def test_a_text_clip_row_error_still_names_its_line_in_a_large_file(clip: MotionClip, tmp_path: Path) -> None:
