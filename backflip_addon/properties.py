@@ -88,6 +88,28 @@ class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
     frame_start: bpy.props.IntProperty(name="Frame Start", description="Scene frame of the rollout's first frame", default=1)
     job_id: bpy.props.StringProperty(name="Rollout Job", default="")
     message: bpy.props.StringProperty(name="Status", default="")
+    rotation_mode: bpy.props.EnumProperty(
+        name="Rotation",
+        items=(("QUATERNION", "Quaternion", "Quaternion keys (no gimbal lock)"),
+               ("XYZ", "Euler XYZ", "Euler keys, filtered so no curve jumps by 360°")),
+        default="QUATERNION",
+    )
+    interpolation: bpy.props.EnumProperty(
+        name="Interpolation",
+        items=(("LINEAR", "Linear", "Straight lines between keys"), ("BEZIER", "Bezier", "Smooth curves between keys")),
+        default="LINEAR",
+    )
+    reduce_keys: bpy.props.BoolProperty(
+        name="Reduce Keys", default=False, description="Drop keys the curves can do without, within the tolerances"
+    )
+    tolerance_deg: bpy.props.FloatProperty(
+        name="Rotation Tolerance", description="Largest rotation error (degrees) a dropped key may cause",
+        default=0.5, min=0.0, soft_max=5.0,
+    )
+    tolerance_mm: bpy.props.FloatProperty(
+        name="Location Tolerance", description="Largest location error (mm) a dropped key may cause",
+        default=2.0, min=0.0, soft_max=20.0,
+    )
 
 
 class BACKFLIP_PG_scene(bpy.types.PropertyGroup):

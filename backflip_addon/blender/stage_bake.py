@@ -46,7 +46,10 @@ def _bake_attempt(
     fps = keys.scene_fps(scene)
     armature, body = rig.build_humanoid(context, name=f"Stage {events.stage_index} attempt {attempt.attempt}")
     move_to((armature, body), collection)
-    action = keys.key_clip(armature, clip, fps=fps, start_frame=start_frame, action_name=action_name(events, attempt))
+    action = keys.key_clip(
+        armature, clip, fps=fps, start_frame=start_frame, action_name=action_name(events, attempt),
+        options=keys.scene_key_options(scene),
+    )
     armature["backflip_stage"] = events.stage_index
     armature["backflip_attempt"] = attempt.attempt
     armature["backflip_seed"] = attempt.seed

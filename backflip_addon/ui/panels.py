@@ -146,6 +146,13 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
         if bake.start == "EMPTY":
             col.prop(bake, "start_empty")
         col.prop(bake, "frame_start")
+        keys = col.box().column()
+        keys.prop(bake, "rotation_mode")
+        keys.prop(bake, "interpolation")
+        keys.prop(bake, "reduce_keys")
+        if bake.reduce_keys:
+            keys.prop(bake, "tolerance_deg")
+            keys.prop(bake, "tolerance_mm")
         col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
         if bake.message:
             col.label(text=bake.message, icon="INFO")
