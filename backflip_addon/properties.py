@@ -70,6 +70,13 @@ class BACKFLIP_PG_stages(bpy.types.PropertyGroup):
     active: bpy.props.IntProperty(name="Selected Stage", default=0)
 
 
+class BACKFLIP_PG_bone_pair(bpy.types.PropertyGroup):
+    """One row of the retarget bone map: a humanoid joint and the target rig's bone that follows it."""
+
+    source: bpy.props.StringProperty(name="Joint")
+    target: bpy.props.StringProperty(name="Bone", description="The target rig's bone (empty: not driven)")
+
+
 class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
     attempts: bpy.props.IntProperty(name="Attempts", description="Seeded attempts, one character each", default=1, min=1, max=16)
     perturb: bpy.props.FloatProperty(
@@ -110,6 +117,11 @@ class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
         name="Location Tolerance", description="Largest location error (mm) a dropped key may cause",
         default=2.0, min=0.0, soft_max=20.0,
     )
+    target_rig: bpy.props.PointerProperty(
+        name="Target Rig", type=bpy.types.Object, poll=lambda _self, obj: obj.type == "ARMATURE",
+        description="Your character's armature: bakes and Retarget key it through the bone map (empty: the Backflip humanoid)",
+    )
+    bone_map: bpy.props.CollectionProperty(type=BACKFLIP_PG_bone_pair)
 
 
 class BACKFLIP_PG_scene(bpy.types.PropertyGroup):
@@ -120,7 +132,7 @@ class BACKFLIP_PG_scene(bpy.types.PropertyGroup):
 
 
 CLASSES = (
-    BACKFLIP_PG_reference, BACKFLIP_PG_training, BACKFLIP_PG_stage, BACKFLIP_PG_stages, BACKFLIP_PG_bake,
+    BACKFLIP_PG_reference, BACKFLIP_PG_training, BACKFLIP_PG_stage, BACKFLIP_PG_stages, BACKFLIP_PG_bone_pair, BACKFLIP_PG_bake,
     BACKFLIP_PG_scene, *properties_set.CLASSES,
 )
 

@@ -153,6 +153,15 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
         if bake.reduce_keys:
             keys.prop(bake, "tolerance_deg")
             keys.prop(bake, "tolerance_mm")
+        rig = col.box().column()
+        rig.prop(bake, "target_rig")
+        if bake.target_rig is not None:
+            row = rig.row(align=True)
+            row.operator("backflip.auto_map", icon="BONE_DATA")
+            row.operator_menu_enum("backflip.bone_map_preset", "preset", text="Preset")
+            for pair in bake.bone_map:
+                rig.prop_search(pair, "target", bake.target_rig.data, "bones", text=pair.source)
+            rig.operator("backflip.retarget", icon="ARMATURE_DATA")
         col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
         if bake.message:
             col.label(text=bake.message, icon="INFO")

@@ -1,0 +1,170 @@
+"""Retarget humanoid3d motion onto another armature, without bpy.
+
+Every space here is the target armature's (Z up). A mapped target bone takes its humanoid body's
+world rotation since rest, Δ, applied on top of a rest offset O that turns the target's rest bone
+onto the humanoid's rest bone: posed = Δ · O · R (R: the bone's rest orientation). O first turns
+the whole target so its hips and spine face as the humanoid's do, then swings each bone onto the
+humanoid's bone direction (to its mapped child), so T-pose, A-pose and arms-down rests all work.
+Unmapped bones follow their parent. The root translation is the humanoid's, scaled by the ratio of
+leg lengths.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import axes
+from . import rotations as rot
+from .errors import InvalidInputError
+from .kinematics import forward_kinematics
+from .posing import rest_heads_blender
+from .skeleton import Skeleton, humanoid3d
+
+ROOT = "root"
+_LEG = ("right_hip", "right_knee", "right_ankle")
+_REQUIRED = (ROOT, "chest", "left_hip", "right_hip", "right_knee", "right_ankle")
+
+
+@dataclass(frozen=True)
+class TargetRest:
+    """A target armature's rest pose, bones ordered parents first."""
+
+    names: tuple[str, ...]
+    parents: np.ndarray
+    """(N,) index of each bone's parent, -1 for none"""
+    heads: np.ndarray
+    """(N, 3) rest head positions"""
+    rest: np.ndarray
+    """(N, 4) rest orientations (Blender's bone.matrix_local)"""
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+@dataclass(frozen=True)
+class Retargeted:
+    rotations: np.ndarray
+    """(F, N, 4) pose-bone quaternions (matrix_basis rotations)"""
+    root_location: np.ndarray
+    """(F, 3) pose location of the bone mapped to the humanoid's root"""
+    positions: np.ndarray
+    """(F, N, 3) every target bone's posed head"""
+    scale: float
+    """target leg length / humanoid leg length"""
+
+
+def _align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking direction a onto direction b."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis)
+    if sin < 1e-9:
+        if np.dot(a, b) > 0:
+            return rot.IDENTITY.copy()
+        ortho = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        return rot.from_axis_angle(ortho, np.pi)
+    return rot.from_axis_angle(axis / sin, np.arctan2(sin, np.dot(a, b)))
+
+
+def _frame(up: np.ndarray, lateral: np.ndarray) -> np.ndarray:
+    x = lateral / np.linalg.norm(lateral)
+    z = up - np.dot(up, x) * x
+    z /= np.linalg.norm(z)
+    return np.stack([x, np.cross(z, x), z], axis=1)
+
+
+def leg_length(heads: dict[str, np.ndarray]) -> float:
+    hip, knee, ankle = (heads[n] for n in _LEG)
+    return float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
+
+
+def _check_map(bone_map: dict[str, str], target: TargetRest, skeleton: Skeleton) -> None:
+    missing = [n for n in _REQUIRED if n not in bone_map]
+    if missing:
+        raise InvalidInputError(f"the bone map has no target bone for {', '.join(missing)}",
+                                "map at least the root, chest, both hips, the right knee and ankle (Auto-Map, or a preset)")
+    for source, bone in bone_map.items():
+        if source not in skeleton.names:
+            raise InvalidInputError(f"the bone map names {source!r}, not a humanoid joint", f"use one of {skeleton.names}")
+        if bone not in target.names:
+            raise InvalidInputError(f"the bone map's target {bone!r} (for {source}) is not a bone of the target rig",
+                                    "fix the map, or run Auto-Map again")
+
+
+def rest_offsets(bone_map: dict[str, str], target: TargetRest, skeleton: Skeleton | None = None) -> dict[str, np.ndarray]:
+    """O per mapped humanoid joint: turns the target's rest bone onto the humanoid's rest bone."""
+    skeleton = skeleton or humanoid3d()
+    _check_map(bone_map, target, skeleton)
+    src = dict(zip(skeleton.names, rest_heads_blender(skeleton)))
+    tgt = {s: target.heads[target.index(t)] for s, t in bone_map.items()}
+    # The whole body: spine up and hips' right-to-left line of the target onto the humanoid's.
+    facing = rot.from_matrix(
+        _frame(src["chest"] - src[ROOT], src["left_hip"] - src["right_hip"])
+        @ _frame(tgt["chest"] - tgt[ROOT], tgt["left_hip"] - tgt["right_hip"]).T
+    )
+    offsets = {ROOT: facing}
+    for i, body in enumerate(skeleton.bodies):
+        if body.name == ROOT or body.name not in bone_map:
+            continue
+        child = next((c.name for c in skeleton.bodies if c.parent == i and c.name in bone_map), None)
+        if child is None:
+            # A leaf (hand, foot, head) keeps its rest relation to its parent on the target.
+            parent = skeleton.bodies[body.parent].name
+            offsets[body.name] = offsets.get(parent, facing)
+            continue
+        swing = _align(rot.rotate(facing, tgt[child] - tgt[body.name]), src[child] - src[body.name])
+        offsets[body.name] = rot.multiply(swing, facing)
+    return offsets
+
+
+def retarget(
+    frames: np.ndarray, bone_map: dict[str, str], target: TargetRest, to_target: np.ndarray | None = None,
+    skeleton: Skeleton | None = None,
+) -> Retargeted:
+    """Pose `target` with DeepMimic rows `frames` (F, 44) through `bone_map` (humanoid joint → target bone).
+
+    `to_target` (4,): the rotation from Blender world into the target armature's space (the inverse
+    of the armature object's rotation); world positions are taken relative to the object's origin.
+    """
+    skeleton = skeleton or humanoid3d()
+    offsets = rest_offsets(bone_map, target, skeleton)
+    to_target = rot.IDENTITY if to_target is None else rot.normalize(to_target)
+    pos, world = forward_kinematics(frames, skeleton)
+    world_to_target = rot.conjugate(to_target)
+    # Δ in target space: T·Δ_world·T⁻¹.
+    delta = rot.multiply(rot.multiply(to_target, axes.to_blender_rotations(world)), world_to_target)
+    count, n = len(frames), len(target.names)
+    src_legs = leg_length(dict(zip(skeleton.names, rest_heads_blender(skeleton))))
+    scale = leg_length({s: target.heads[target.index(t)] for s, t in bone_map.items() if s in _LEG}) / src_legs
+    root_world = axes.to_blender_positions(pos[:, 0])
+    root_goal = scale * rot.rotate(np.broadcast_to(to_target, (count, 4)), root_world)
+    by_target = {t: s for s, t in bone_map.items()}
+    source_index = {name: i for i, name in enumerate(skeleton.names)}
+    posed = np.zeros((count, n, 4))
+    heads = np.zeros((count, n, 3))
+    local = np.tile(rot.IDENTITY, (count, n, 1))
+    root_location = np.zeros((count, 3))
+    for k, name in enumerate(target.names):
+        p = int(target.parents[k])
+        # The bone's frame before its own pose channels: the posed parent carrying the rest relation.
+        if p < 0:
+            base_rot = np.broadcast_to(target.rest[k], (count, 4))
+            base_pos = np.broadcast_to(target.heads[k], (count, 3))
+        else:
+            carry = rot.multiply(posed[:, p], rot.conjugate(target.rest[p]))
+            base_rot = rot.multiply(carry, target.rest[k])
+            base_pos = heads[:, p] + rot.rotate(carry, target.heads[k] - target.heads[p])
+        source = by_target.get(name)
+        if source is None:
+            posed[:, k], heads[:, k] = base_rot, base_pos
+            continue
+        goal = rot.multiply(rot.multiply(delta[:, source_index[source]], offsets[source]), target.rest[k])
+        local[:, k] = rot.make_continuous(rot.multiply(rot.conjugate(base_rot), goal), axis=0)
+        posed[:, k] = goal
+        heads[:, k] = base_pos
+        if source == ROOT:
+            root_location = rot.rotate(rot.conjugate(base_rot), root_goal - base_pos)
+            heads[:, k] = root_goal
+    return Retargeted(local, root_location, heads, scale)
