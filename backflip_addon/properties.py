@@ -122,6 +122,10 @@ class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
         description="Your character's armature: bakes and Retarget key it through the bone map (empty: the Backflip humanoid)",
     )
     bone_map: bpy.props.CollectionProperty(type=BACKFLIP_PG_bone_pair)
+    foot_lock: bpy.props.BoolProperty(
+        name="Foot Lock", default=True,
+        description="Keep the target rig's feet planted during the rollout's contact frames (feet free in flight)",
+    )
 
 
 class BACKFLIP_PG_scene(bpy.types.PropertyGroup):

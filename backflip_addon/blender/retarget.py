@@ -47,6 +47,16 @@ def set_scene_bone_map(scene: bpy.types.Scene, bones: dict[str, str]) -> None:
         row.target = bones.get(joint, "")
 
 
+def feet_in_contact(contacts: list[list[str]], clip_fps: float, fps: float, count: int) -> np.ndarray:
+    """(count, 2) bool per frame at `fps` for FEET (right, left), from per-clip-frame contact lists."""
+    from ..core.skeleton import FEET
+
+    if not contacts:
+        return np.zeros((count, len(FEET)), dtype=bool)
+    nearest = np.clip(np.round(np.arange(count) / fps * clip_fps).astype(int), 0, len(contacts) - 1)
+    return np.array([[foot in contacts[i] for foot in FEET] for i in nearest], dtype=bool)
+
+
 def check_map(armature: bpy.types.Object, bone_map: dict[str, str]) -> None:
     """Raise what retargeting onto `armature` with `bone_map` would, before anything is keyed."""
     core.rest_offsets(bone_map, target_rest(armature))
@@ -54,13 +64,18 @@ def check_map(armature: bpy.types.Object, bone_map: dict[str, str]) -> None:
 
 def retarget_clip(
     armature: bpy.types.Object, clip: MotionClip, bone_map: dict[str, str], *, fps: float, start_frame: int = 1,
-    options: KeyOptions | None = None, action_name: str | None = None,
+    options: KeyOptions | None = None, action_name: str | None = None, contacts: list[list[str]] | None = None,
 ) -> tuple[bpy.types.Action, core.Retargeted]:
-    """Key `clip` (resampled to `fps`) onto `armature` as a new take; returns it with the solved pose."""
+    """Key `clip` (resampled to `fps`) onto `armature` as a new take; returns it with the solved pose.
+
+    `contacts`: per clip frame, the humanoid bodies touching the ground (a rollout's events): the
+    feet are locked during theirs.
+    """
     rest = target_rest(armature)
     sampled = clip.resample(fps)
     to_target = np.array(list(armature.matrix_world.to_quaternion().inverted()))
-    solved = core.retarget(sampled.frames, bone_map, rest, to_target)
+    planted = None if contacts is None else feet_in_contact(contacts, clip.fps, fps, sampled.num_frames)
+    solved = core.retarget(sampled.frames, bone_map, rest, to_target, contacts=planted)
     frames = start_frame + np.arange(sampled.num_frames, dtype=np.float64)
     mapped = set(bone_map.values())
     rotations = {name: solved.rotations[:, k] for k, name in enumerate(rest.names) if name in mapped}

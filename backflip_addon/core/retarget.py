@@ -17,9 +17,10 @@ import numpy as np
 from . import axes
 from . import rotations as rot
 from .errors import InvalidInputError
+from .foot_lock import contact_runs, lock_offsets
 from .kinematics import forward_kinematics
 from .posing import rest_heads_blender
-from .skeleton import Skeleton, humanoid3d
+from .skeleton import FEET, Skeleton, humanoid3d
 
 ROOT = "root"
 _LEG = ("right_hip", "right_knee", "right_ankle")
@@ -121,12 +122,13 @@ def rest_offsets(bone_map: dict[str, str], target: TargetRest, skeleton: Skeleto
 
 def retarget(
     frames: np.ndarray, bone_map: dict[str, str], target: TargetRest, to_target: np.ndarray | None = None,
-    skeleton: Skeleton | None = None,
+    skeleton: Skeleton | None = None, contacts: np.ndarray | None = None,
 ) -> Retargeted:
     """Pose `target` with DeepMimic rows `frames` (F, 44) through `bone_map` (humanoid joint → target bone).
 
     `to_target` (4,): the rotation from Blender world into the target armature's space (the inverse
     of the armature object's rotation); world positions are taken relative to the object's origin.
+    `contacts` (F, 2) bool, per frame for FEET (right, left): those feet are locked (see foot_lock.py).
     """
     skeleton = skeleton or humanoid3d()
     offsets = rest_offsets(bone_map, target, skeleton)
@@ -135,18 +137,44 @@ def retarget(
     world_to_target = rot.conjugate(to_target)
     # Δ in target space: T·Δ_world·T⁻¹.
     delta = rot.multiply(rot.multiply(to_target, axes.to_blender_rotations(world)), world_to_target)
-    count, n = len(frames), len(target.names)
+    count = len(frames)
     src_legs = leg_length(dict(zip(skeleton.names, rest_heads_blender(skeleton))))
     scale = leg_length({s: target.heads[target.index(t)] for s, t in bone_map.items() if s in _LEG}) / src_legs
     root_world = axes.to_blender_positions(pos[:, 0])
     root_goal = scale * rot.rotate(np.broadcast_to(to_target, (count, 4)), root_world)
-    by_target = {t: s for s, t in bone_map.items()}
     source_index = {name: i for i, name in enumerate(skeleton.names)}
+    goals = {target.index(t): rot.multiply(rot.multiply(delta[:, source_index[s]], offsets[s]), target.rest[target.index(t)])
+             for s, t in bone_map.items()}
+    root = target.index(bone_map[ROOT])
+    local, heads, base = _pose(target, goals, root, root_goal)
+    if contacts is not None:
+        feet = [f for f in FEET if f in bone_map]
+        planted = np.asarray(contacts, dtype=bool)[:, [FEET.index(f) for f in feet]]
+        foot_heads = np.stack([heads[:, target.index(bone_map[f])] for f in feet], axis=1)
+        root_goal = root_goal + lock_offsets(foot_heads, planted)
+        local, heads, base = _pose(target, goals, root, root_goal)
+        # What the shared root offset cannot fix (the feet sliding apart) each leg reaches by IK.
+        for k, foot in enumerate(feet):
+            side = foot.split("_")[0]
+            leg = [target.index(bone_map[f"{side}_{j}"]) if f"{side}_{j}" in bone_map else -1 for j in ("hip", "knee", "ankle")]
+            _pin_leg(target, goals, heads, leg, planted[:, k])
+        local, heads, base = _pose(target, goals, root, root_goal)
+    root_location = rot.rotate(rot.conjugate(base[0]), root_goal - base[1])
+    return Retargeted(local, root_location, heads, scale)
+
+
+def _pose(
+    target: TargetRest, goals: dict[int, np.ndarray], root: int, root_goal: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Pose-bone rotations (F, N, 4) and heads (F, N, 3) giving bones k their armature-space
+    orientation goals[k] and the root bone its head `root_goal`; also the root's frame before its
+    own channels (rotation, position), from which its pose location follows."""
+    count, n = len(root_goal), len(target.names)
     posed = np.zeros((count, n, 4))
     heads = np.zeros((count, n, 3))
     local = np.tile(rot.IDENTITY, (count, n, 1))
-    root_location = np.zeros((count, 3))
-    for k, name in enumerate(target.names):
+    base = (np.broadcast_to(rot.IDENTITY, (count, 4)), np.zeros((count, 3)))
+    for k in range(n):
         p = int(target.parents[k])
         # The bone's frame before its own pose channels: the posed parent carrying the rest relation.
         if p < 0:
@@ -156,15 +184,51 @@ def retarget(
             carry = rot.multiply(posed[:, p], rot.conjugate(target.rest[p]))
             base_rot = rot.multiply(carry, target.rest[k])
             base_pos = heads[:, p] + rot.rotate(carry, target.heads[k] - target.heads[p])
-        source = by_target.get(name)
-        if source is None:
+        goal = goals.get(k)
+        if goal is None:
             posed[:, k], heads[:, k] = base_rot, base_pos
             continue
-        goal = rot.multiply(rot.multiply(delta[:, source_index[source]], offsets[source]), target.rest[k])
         local[:, k] = rot.make_continuous(rot.multiply(rot.conjugate(base_rot), goal), axis=0)
         posed[:, k] = goal
         heads[:, k] = base_pos
-        if source == ROOT:
-            root_location = rot.rotate(rot.conjugate(base_rot), root_goal - base_pos)
+        if k == root:
+            base = (base_rot, base_pos)
             heads[:, k] = root_goal
-    return Retargeted(local, root_location, heads, scale)
+    return local, heads, base
+
+
+def _pin_leg(target: TargetRest, goals: dict[int, np.ndarray], heads: np.ndarray, leg: list[int], planted: np.ndarray) -> None:
+    """Two-bone IK: turn thigh and shin (goals, in place) so the foot's head stays where each contact run
+    began; the foot keeps its orientation. `leg`: bone indices of thigh, shin, foot (-1 if unmapped)."""
+    thigh, shin, foot = leg
+    if min(leg) < 0:
+        return
+    for first, last in contact_runs(planted):
+        frames = np.arange(first, last + 1)
+        hip, knee, ankle = heads[frames, thigh], heads[frames, shin], heads[frames, foot]
+        want = np.broadcast_to(heads[first, foot], ankle.shape)
+        upper = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
+        lower = np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
+        reach = want - hip
+        dist = np.clip(np.linalg.norm(reach, axis=-1, keepdims=True), np.abs(upper - lower) + 1e-6, upper + lower - 1e-6)
+        along = reach / np.linalg.norm(reach, axis=-1, keepdims=True)
+        # Keep the knee in its current bend plane: its direction off the hip→goal line.
+        bend = (knee - hip) - np.sum((knee - hip) * along, axis=-1, keepdims=True) * along
+        bend /= np.maximum(np.linalg.norm(bend, axis=-1, keepdims=True), 1e-9)
+        cos_hip = (upper**2 + dist**2 - lower**2) / (2 * upper * dist)
+        new_knee = hip + upper * (cos_hip * along + np.sqrt(np.clip(1 - cos_hip**2, 0, 1)) * bend)
+        new_ankle = hip + dist * along
+        turn_thigh = _align_many(knee - hip, new_knee - hip)
+        turn_shin = _align_many(rot.rotate(turn_thigh, ankle - knee), new_ankle - new_knee)
+        goals[thigh] = goals[thigh].copy()
+        goals[shin] = goals[shin].copy()
+        goals[thigh][frames] = rot.multiply(turn_thigh, goals[thigh][frames])
+        goals[shin][frames] = rot.multiply(turn_shin, rot.multiply(turn_thigh, goals[shin][frames]))
+
+
+def _align_many(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotations (M, 4) taking directions a (M, 3) onto b (M, 3); they are never opposite here."""
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    q = np.concatenate([1.0 + np.sum(a * b, axis=-1, keepdims=True), np.cross(a, b)], axis=-1)
+    return rot.normalize(q)

@@ -161,6 +161,7 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
             row.operator_menu_enum("backflip.bone_map_preset", "preset", text="Preset")
             for pair in bake.bone_map:
                 rig.prop_search(pair, "target", bake.target_rig.data, "bones", text=pair.source)
+            rig.prop(bake, "foot_lock")
             rig.operator("backflip.retarget", icon="ARMATURE_DATA")
         col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
         if bake.message:

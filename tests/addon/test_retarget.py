@@ -124,3 +124,51 @@ def test_operators_map_and_retarget_and_the_bake_uses_the_target_rig(empty_scene
     baked = bake_rollout(bpy.context, write_rollout(tmp_path), start_frame=1)
     assert [b.armature for b in baked] == [target, target] and set(bpy.data.objects.keys()) == before
     assert takes(target)[-2:] == [b.action for b in baked] and baked[1].action["backflip_attempt"] == 2
+
+
+def _ground_contacts(clip) -> list[list[str]]:
+    """Per clip frame, the feet within 2 cm of their lowest height: the mocap's stance frames."""
+    pos, _ = forward_kinematics(clip.frames)
+    names = ("right_ankle", "left_ankle")
+    heights = {n: pos[:, humanoid3d().index(n), 1] for n in names}
+    return [[n for n in names if heights[n][i] < heights[n].min() + 0.02] for i in range(clip.num_frames)]
+
+
+def _slide_mm(armature, bone: str, runs: list[tuple[int, int]]) -> float:
+    import bpy
+
+    worst = 0.0
+    for first, last in runs:
+        bpy.context.scene.frame_set(first + 1)
+        anchor = np.array(armature.matrix_world @ armature.pose.bones[bone].head)
+        for frame in range(first + 1, last + 1):
+            bpy.context.scene.frame_set(frame + 1)
+            worst = max(worst, float(np.linalg.norm(np.array(armature.matrix_world @ armature.pose.bones[bone].head) - anchor)))
+    return worst * 1000
+
+
+def test_foot_lock_plants_feet_during_contact_and_frees_them_in_flight(empty_scene, backflip_clip_path: Path,
+                                                                       record_property) -> None:
+    import bpy
+
+    from backflip_addon.blender.retarget import feet_in_contact, retarget_clip
+    from backflip_addon.core.foot_lock import contact_runs
+
+    clip = load_clip(backflip_clip_path).resample(30)
+    contacts = _ground_contacts(clip)
+    planted = feet_in_contact(contacts, 30, 30, clip.num_frames)
+    assert planted.any() and not planted.all(axis=1).all()
+    slides = {}
+    for lock in (False, True):
+        target = build_rig(bpy.context, f"Mixamo lock={lock}", mixamo_bones(scale=1.1))
+        bone_map = auto_map([b.name for b in target.data.bones]).bones
+        retarget_clip(target, clip, bone_map, fps=30, contacts=contacts if lock else None)
+        slides[lock] = max(_slide_mm(target, f"mixamorig:{side}Foot", contact_runs(planted[:, k]))
+                           for k, side in enumerate(("Right", "Left")))
+        if lock:
+            # In flight the feet still leave the ground with the flip.
+            bpy.context.scene.frame_set(30)
+            assert (target.matrix_world @ target.pose.bones["mixamorig:LeftFoot"].head).z > 0.3
+    record_property("foot_slide_mm", {str(k): round(v, 2) for k, v in slides.items()})
+    assert slides[True] < 5.0, slides
+    assert slides[False] > slides[True]
