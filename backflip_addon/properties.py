@@ -122,6 +122,15 @@ class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
         description="Your character's armature: bakes and Retarget key it through the bone map (empty: the Backflip humanoid)",
     )
     bone_map: bpy.props.CollectionProperty(type=BACKFLIP_PG_bone_pair)
+    root_motion: bpy.props.EnumProperty(
+        name="Root Motion",
+        items=(("PELVIS", "Pelvis", "The hips carry the travel"),
+               ("BONE", "Ground Bone", "A root bone on the ground (the hips' parent) carries the travel"),
+               ("OBJECT", "Object", "The armature object carries the travel")),
+        default="PELVIS",
+    )
+    ground_bone: bpy.props.StringProperty(name="Ground Bone", description="The target rig's root bone on the ground")
+    in_place: bpy.props.BoolProperty(name="In Place", default=False, description="Drop the travel along the ground")
     foot_lock: bpy.props.BoolProperty(
         name="Foot Lock", default=True,
         description="Keep the target rig's feet planted during the rollout's contact frames (feet free in flight)",

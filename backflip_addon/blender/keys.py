@@ -70,10 +70,11 @@ def _set_curve(
 
 def key_pose(
     armature: bpy.types.Object, frames: np.ndarray, rotations: dict[str, np.ndarray], locations: dict[str, np.ndarray],
-    *, options: KeyOptions, action_name: str,
+    *, options: KeyOptions, action_name: str, object_location: np.ndarray | None = None,
 ) -> bpy.types.Action:
-    """A new action keying pose-bone quaternions (F, 4) and locations (F, 3) at scene `frames`,
-    written as `options` say; put on a new NLA track of `armature` as its newest take."""
+    """A new action keying pose-bone quaternions (F, 4) and locations (F, 3) at scene `frames`, and
+    optionally the object's location (F, 3), written as `options` say; put on a new NLA track of
+    `armature` as its newest take."""
     action = bpy.data.actions.new(action_name)
     slot = action.slots.new(id_type="OBJECT", name=armature.name)
     channelbag = ensure_channelbag(action, slot)
@@ -91,6 +92,10 @@ def key_pose(
     for name, location in locations.items():
         for i in range(3):
             _set_curve(channelbag, f'pose.bones["{name}"].location', i, name, frames, location[:, i], location_tolerance, options.interpolation)
+    if object_location is not None:
+        for i in range(3):
+            _set_curve(channelbag, "location", i, "Object Transforms", frames, object_location[:, i], location_tolerance,
+                       options.interpolation)
     add_take(armature, action, slot, int(frames[0]))
     return action
 

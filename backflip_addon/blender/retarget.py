@@ -57,6 +57,12 @@ def feet_in_contact(contacts: list[list[str]], clip_fps: float, fps: float, coun
     return np.array([[foot in contacts[i] for foot in FEET] for i in nearest], dtype=bool)
 
 
+def scene_root_motion(scene: bpy.types.Scene) -> dict:
+    """The Bake panel's root motion settings as retarget_clip's keyword arguments."""
+    bake = scene.backflip.bake
+    return {"root_motion": bake.root_motion, "ground_bone": bake.ground_bone, "in_place": bake.in_place}
+
+
 def check_map(armature: bpy.types.Object, bone_map: dict[str, str]) -> None:
     """Raise what retargeting onto `armature` with `bone_map` would, before anything is keyed."""
     core.rest_offsets(bone_map, target_rest(armature))
@@ -65,22 +71,31 @@ def check_map(armature: bpy.types.Object, bone_map: dict[str, str]) -> None:
 def retarget_clip(
     armature: bpy.types.Object, clip: MotionClip, bone_map: dict[str, str], *, fps: float, start_frame: int = 1,
     options: KeyOptions | None = None, action_name: str | None = None, contacts: list[list[str]] | None = None,
+    root_motion: str = "PELVIS", ground_bone: str = "", in_place: bool = False,
 ) -> tuple[bpy.types.Action, core.Retargeted]:
     """Key `clip` (resampled to `fps`) onto `armature` as a new take; returns it with the solved pose.
 
     `contacts`: per clip frame, the humanoid bodies touching the ground (a rollout's events): the
-    feet are locked during theirs.
+    feet are locked during theirs. Root motion: see core.retarget.retarget; on "OBJECT" the
+    object's location is keyed (its current location plus the travel, in world space).
     """
     rest = target_rest(armature)
     sampled = clip.resample(fps)
     to_target = np.array(list(armature.matrix_world.to_quaternion().inverted()))
     planted = None if contacts is None else feet_in_contact(contacts, clip.fps, fps, sampled.num_frames)
-    solved = core.retarget(sampled.frames, bone_map, rest, to_target, contacts=planted)
+    solved = core.retarget(sampled.frames, bone_map, rest, to_target, contacts=planted, root_motion=root_motion,
+                           ground_bone=ground_bone, in_place=in_place)
     frames = start_frame + np.arange(sampled.num_frames, dtype=np.float64)
     mapped = set(bone_map.values())
     rotations = {name: solved.rotations[:, k] for k, name in enumerate(rest.names) if name in mapped}
+    locations = {bone_map[core.ROOT]: solved.root_location}
+    if solved.ground_location is not None:
+        locations[ground_bone] = solved.ground_location
+    object_location = None
+    if root_motion == "OBJECT" and not in_place:
+        object_location = np.array(armature.location) + solved.travel @ np.array(armature.matrix_world.to_3x3()).T
     action = key_pose(
-        armature, frames, rotations, {bone_map[core.ROOT]: solved.root_location},
-        options=options or KeyOptions(), action_name=action_name or f"{armature.name}_{clip.name or 'clip'}",
+        armature, frames, rotations, locations, options=options or KeyOptions(),
+        action_name=action_name or f"{armature.name}_{clip.name or 'clip'}", object_location=object_location,
     )
     return action, solved

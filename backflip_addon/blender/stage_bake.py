@@ -52,7 +52,7 @@ def _bake_attempt(
         action, _ = retarget.retarget_clip(
             target, clip, retarget.scene_bone_map(scene), fps=fps, start_frame=start_frame,
             options=keys.scene_key_options(scene), action_name=action_name(events, attempt),
-            contacts=attempt.contacts if scene.backflip.bake.foot_lock else None,
+            contacts=attempt.contacts if scene.backflip.bake.foot_lock else None, **retarget.scene_root_motion(scene),
         )
     else:
         armature, body = rig.build_humanoid(context, name=f"Stage {events.stage_index} attempt {attempt.attempt}")

@@ -11,6 +11,7 @@ leg lengths.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,13 @@ class Retargeted:
     """(F, N, 3) every target bone's posed head"""
     scale: float
     """target leg length / humanoid leg length"""
+    travel: np.ndarray
+    """(F, 3) the root's travel along the ground since the first frame (z = 0): what root motion moves"""
+    ground_location: np.ndarray | None = None
+    """(F, 3) pose location of the ground root bone (root motion on a bone)"""
+
+
+ROOT_MOTIONS = ("PELVIS", "BONE", "OBJECT")
 
 
 def _align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -122,13 +130,17 @@ def rest_offsets(bone_map: dict[str, str], target: TargetRest, skeleton: Skeleto
 
 def retarget(
     frames: np.ndarray, bone_map: dict[str, str], target: TargetRest, to_target: np.ndarray | None = None,
-    skeleton: Skeleton | None = None, contacts: np.ndarray | None = None,
+    skeleton: Skeleton | None = None, contacts: np.ndarray | None = None, root_motion: str = "PELVIS",
+    ground_bone: str = "", in_place: bool = False,
 ) -> Retargeted:
     """Pose `target` with DeepMimic rows `frames` (F, 44) through `bone_map` (humanoid joint → target bone).
 
     `to_target` (4,): the rotation from Blender world into the target armature's space (the inverse
     of the armature object's rotation); world positions are taken relative to the object's origin.
     `contacts` (F, 2) bool, per frame for FEET (right, left): those feet are locked (see foot_lock.py).
+    Root motion (the root's travel along the ground) stays on the pelvis ("PELVIS"), moves to
+    `ground_bone`, an unmapped ancestor of the pelvis ("BONE"), or is left for the caller to key on
+    the object ("OBJECT", Retargeted.travel); `in_place` drops it altogether.
     """
     skeleton = skeleton or humanoid3d()
     offsets = rest_offsets(bone_map, target, skeleton)
@@ -146,6 +158,7 @@ def retarget(
     goals = {target.index(t): rot.multiply(rot.multiply(delta[:, source_index[s]], offsets[s]), target.rest[target.index(t)])
              for s, t in bone_map.items()}
     root = target.index(bone_map[ROOT])
+    ground = _ground_index(target, root, root_motion, ground_bone)
     local, heads, base = _pose(target, goals, root, root_goal)
     if contacts is not None:
         feet = [f for f in FEET if f in bone_map]
@@ -159,16 +172,46 @@ def retarget(
             leg = [target.index(bone_map[f"{side}_{j}"]) if f"{side}_{j}" in bone_map else -1 for j in ("hip", "knee", "ankle")]
             _pin_leg(target, goals, heads, leg, planted[:, k])
         local, heads, base = _pose(target, goals, root, root_goal)
+    travel = root_goal - root_goal[0]
+    travel[:, 2] = 0.0
+    ground_location = None
+    if in_place or root_motion == "OBJECT":
+        # The pelvis keeps only its height and sway; the object (or nothing) travels.
+        root_goal = root_goal - travel
+        local, heads, base = _pose(target, goals, root, root_goal)
+    elif root_motion == "BONE":
+        ground_rot, _ = _pose(target, goals, root, root_goal, until=ground)
+        ground_location = rot.rotate(rot.conjugate(ground_rot), travel)
+        local, heads, base = _pose(target, goals, root, root_goal, moved=(ground, travel))
     root_location = rot.rotate(rot.conjugate(base[0]), root_goal - base[1])
-    return Retargeted(local, root_location, heads, scale)
+    return Retargeted(local, root_location, heads, scale, np.zeros_like(travel) if in_place else travel, ground_location)
+
+
+def _ground_index(target: TargetRest, root: int, root_motion: str, ground_bone: str) -> int:
+    if root_motion not in ROOT_MOTIONS:
+        raise InvalidInputError(f"root motion {root_motion!r} is not one of {ROOT_MOTIONS}", "pick Pelvis, Ground Bone or Object")
+    if root_motion != "BONE":
+        return -1
+    if ground_bone not in target.names:
+        raise InvalidInputError(f"root motion on a bone, but the rig has no bone {ground_bone!r}",
+                                "pick the rig's ground root bone (the parent of the hips), or put root motion on the pelvis")
+    ground, k = target.index(ground_bone), root
+    while k >= 0 and k != ground:
+        k = int(target.parents[k])
+    if k != ground:
+        raise InvalidInputError(f"{ground_bone} is not above the hips ({target.names[root]}) in the rig",
+                                "pick the bone the hips hang from, or put root motion on the pelvis")
+    return ground
 
 
 def _pose(
-    target: TargetRest, goals: dict[int, np.ndarray], root: int, root_goal: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    target: TargetRest, goals: dict[int, np.ndarray], root: int, root_goal: np.ndarray,
+    moved: tuple[int, np.ndarray] = (-1, np.zeros(3)), until: int = -1,
+) -> Any:
     """Pose-bone rotations (F, N, 4) and heads (F, N, 3) giving bones k their armature-space
     orientation goals[k] and the root bone its head `root_goal`; also the root's frame before its
-    own channels (rotation, position), from which its pose location follows."""
+    own channels (rotation, position), from which its pose location follows. `moved`: one unmapped
+    bone carried by a translation (F, 3); `until`: stop at that bone and return its frame instead."""
     count, n = len(root_goal), len(target.names)
     posed = np.zeros((count, n, 4))
     heads = np.zeros((count, n, 3))
@@ -184,9 +227,11 @@ def _pose(
             carry = rot.multiply(posed[:, p], rot.conjugate(target.rest[p]))
             base_rot = rot.multiply(carry, target.rest[k])
             base_pos = heads[:, p] + rot.rotate(carry, target.heads[k] - target.heads[p])
+        if k == until:
+            return base_rot, base_pos
         goal = goals.get(k)
         if goal is None:
-            posed[:, k], heads[:, k] = base_rot, base_pos
+            posed[:, k], heads[:, k] = base_rot, base_pos + (moved[1] if k == moved[0] else 0.0)
             continue
         local[:, k] = rot.make_continuous(rot.multiply(rot.conjugate(base_rot), goal), axis=0)
         posed[:, k] = goal

@@ -76,7 +76,7 @@ class BACKFLIP_OT_retarget(bpy.types.Operator, ImportHelper):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         from ..blender.keys import key_count, scene_fps, scene_key_options
-        from ..blender.retarget import retarget_clip, scene_bone_map
+        from ..blender.retarget import retarget_clip, scene_bone_map, scene_root_motion
         from ..core.clip import load_clip
 
         def action() -> str:
@@ -84,7 +84,7 @@ class BACKFLIP_OT_retarget(bpy.types.Operator, ImportHelper):
             clip = load_clip(self.filepath)
             scene = context.scene
             taken, _ = retarget_clip(rig, clip, scene_bone_map(scene), fps=scene_fps(scene), start_frame=scene.frame_start,
-                                     options=scene_key_options(scene))
+                                     options=scene_key_options(scene), **scene_root_motion(scene))
             frames = taken.frame_range[1] - taken.frame_range[0] + 1
             scene.frame_end = max(scene.frame_end, scene.frame_start + round(frames) - 1)
             return f"Retargeted {bpy.path.basename(self.filepath)} onto {rig.name} ({key_count(taken)} keys)"

@@ -162,6 +162,10 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
             for pair in bake.bone_map:
                 rig.prop_search(pair, "target", bake.target_rig.data, "bones", text=pair.source)
             rig.prop(bake, "foot_lock")
+            rig.prop(bake, "root_motion")
+            if bake.root_motion == "BONE":
+                rig.prop_search(bake, "ground_bone", bake.target_rig.data, "bones")
+            rig.prop(bake, "in_place")
             rig.operator("backflip.retarget", icon="ARMATURE_DATA")
         col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
         if bake.message:

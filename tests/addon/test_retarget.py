@@ -172,3 +172,43 @@ def test_foot_lock_plants_feet_during_contact_and_frees_them_in_flight(empty_sce
     record_property("foot_slide_mm", {str(k): round(v, 2) for k, v in slides.items()})
     assert slides[True] < 5.0, slides
     assert slides[False] > slides[True]
+
+
+@pytest.mark.parametrize("mode", ["BONE", "OBJECT", "IN_PLACE"])
+def test_root_motion_options(empty_scene, backflip_clip_path: Path, mode: str) -> None:
+    import bpy
+
+    from backflip_addon.blender.retarget import retarget_clip
+
+    clip = load_clip(backflip_clip_path)
+    bones = [("Root", None, np.zeros(3))] + [(n, p or "Root", h) for n, p, h in mixamo_bones()]
+    rigs = {}
+    for name, kwargs in (("pelvis", {}), (mode, {"root_motion": "BONE", "ground_bone": "Root"} if mode == "BONE"
+                                                else {"root_motion": "OBJECT"} if mode == "OBJECT" else {"in_place": True})):
+        rig = build_rig(bpy.context, name, bones)
+        rig.location = (0.0, 3.0, 0.0)
+        retarget_clip(rig, clip, auto_map([b.name for b in rig.data.bones]).bones, fps=30, **kwargs)
+        rigs[name] = rig
+    names = ["mixamorig:Hips", "mixamorig:LeftFoot", "mixamorig:RightHand", "Root"]
+    travels, carried = [], []
+    for frame in range(1, 54, 4):
+        bpy.context.scene.frame_set(frame)
+        pelvis, moved = (world_heads(rigs[n], names) for n in ("pelvis", mode))
+        travels.append(pelvis[0, :2] - pelvis[-1, :2])
+        if mode == "IN_PLACE":
+            # The same pose, without the travel along the ground.
+            np.testing.assert_allclose(moved[:3] - moved[0], pelvis[:3] - pelvis[0], atol=1e-4)
+            travel = pelvis[0] - moved[0]
+            np.testing.assert_allclose(travel[2], 0.0, atol=1e-4)
+            if frame == 1:
+                first = travel
+            np.testing.assert_allclose(moved[0, :2], (pelvis[0] - (travel - first))[:2], atol=1e-4)
+        else:
+            np.testing.assert_allclose(moved[:3], pelvis[:3], atol=1e-4)  # the body ends up in the same place
+            carrier = moved[3] if mode == "BONE" else np.array(rigs[mode].matrix_world.translation)
+            assert carrier[2] == pytest.approx(0.0, abs=1e-4)
+            carried.append((moved[0] - carrier)[:2])
+    assert np.ptp(np.array(travels), axis=0).max() > 0.05  # the flip does travel along the ground
+    if carried:
+        # The hips keep their place over the carrier: all the travel is the carrier's.
+        assert np.ptp(np.array(carried), axis=0).max() < 1e-4
