@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 
 from . import preferences, properties
-from .operators import bake, reference, retarget, service, stages, training, video
+from .operators import bake, mocap, reference, retarget, service, stages, training, video
 from .operators import set as set_ops
 from .ui import panels
 
@@ -18,6 +18,7 @@ CLASSES: tuple[type, ...] = (
     *stages.CLASSES,
     *bake.CLASSES,
     *retarget.CLASSES,
+    *mocap.CLASSES,
     *set_ops.CLASSES,
     *panels.CLASSES,
 )

@@ -18,7 +18,7 @@ PRESETS_DIR = Path(__file__).resolve().parents[1] / "presets" / "bone_maps"
 
 # Generic names per limb part, most specific first; sides are added as prefixes/suffixes (left/l).
 _CENTRE = {
-    "root": ("hips", "pelvis"),
+    "root": ("hips", "pelvis", "root"),
     "chest": ("spine2", "chest", "spine3", "upperchest", "spine02", "spine1"),
     "neck": ("neck", "neck1"),
 }

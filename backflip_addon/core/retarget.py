@@ -24,7 +24,7 @@ from .posing import rest_heads_blender
 from .skeleton import FEET, Skeleton, humanoid3d
 
 ROOT = "root"
-_LEG = ("right_hip", "right_knee", "right_ankle")
+LEG = ("right_hip", "right_knee", "right_ankle")
 _REQUIRED = (ROOT, "chest", "left_hip", "right_hip", "right_knee", "right_ankle")
 
 
@@ -85,7 +85,7 @@ def _frame(up: np.ndarray, lateral: np.ndarray) -> np.ndarray:
 
 
 def leg_length(heads: dict[str, np.ndarray]) -> float:
-    hip, knee, ankle = (heads[n] for n in _LEG)
+    hip, knee, ankle = (heads[n] for n in LEG)
     return float(np.linalg.norm(knee - hip) + np.linalg.norm(ankle - knee))
 
 
@@ -151,7 +151,7 @@ def retarget(
     delta = rot.multiply(rot.multiply(to_target, axes.to_blender_rotations(world)), world_to_target)
     count = len(frames)
     src_legs = leg_length(dict(zip(skeleton.names, rest_heads_blender(skeleton))))
-    scale = leg_length({s: target.heads[target.index(t)] for s, t in bone_map.items() if s in _LEG}) / src_legs
+    scale = leg_length({s: target.heads[target.index(t)] for s, t in bone_map.items() if s in LEG}) / src_legs
     root_world = axes.to_blender_positions(pos[:, 0])
     root_goal = scale * rot.rotate(np.broadcast_to(to_target, (count, 4)), root_world)
     source_index = {name: i for i, name in enumerate(skeleton.names)}

@@ -57,6 +57,7 @@ class BACKFLIP_PT_reference(_Step, bpy.types.Panel):
             if settings.message:
                 box.label(text=settings.message, icon="INFO")
         col.operator("backflip.import_clip", icon="IMPORT")
+        col.operator("backflip.import_bvh", icon="IMPORT")
         if settings.clip_path:
             col.label(text=bpy.path.basename(settings.clip_path), icon="FILE")
 
@@ -171,6 +172,7 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
         if bake.message:
             col.label(text=bake.message, icon="INFO")
         col.operator("backflip.bake_rollout_file", icon="IMPORT")
+        col.operator("backflip.export_attempts", icon="EXPORT")
 
 
 class BACKFLIP_PT_set(_Step, bpy.types.Panel):
