@@ -63,20 +63,6 @@ class Retargeted:
 ROOT_MOTIONS = ("PELVIS", "BONE", "OBJECT")
 
 
-def _align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest rotation taking direction a onto direction b."""
-    a = a / np.linalg.norm(a)
-    b = b / np.linalg.norm(b)
-    axis = np.cross(a, b)
-    sin = np.linalg.norm(axis)
-    if sin < 1e-9:
-        if np.dot(a, b) > 0:
-            return rot.IDENTITY.copy()
-        ortho = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
-        return rot.from_axis_angle(ortho, np.pi)
-    return rot.from_axis_angle(axis / sin, np.arctan2(sin, np.dot(a, b)))
-
-
 def _frame(up: np.ndarray, lateral: np.ndarray) -> np.ndarray:
     x = lateral / np.linalg.norm(lateral)
     z = up - np.dot(up, x) * x
@@ -123,7 +109,7 @@ def rest_offsets(bone_map: dict[str, str], target: TargetRest, skeleton: Skeleto
             parent = skeleton.bodies[body.parent].name
             offsets[body.name] = offsets.get(parent, facing)
             continue
-        swing = _align(rot.rotate(facing, tgt[child] - tgt[body.name]), src[child] - src[body.name])
+        swing = rot.between(rot.rotate(facing, tgt[child] - tgt[body.name]), src[child] - src[body.name])
         offsets[body.name] = rot.multiply(swing, facing)
     return offsets
 
@@ -263,17 +249,9 @@ def _pin_leg(target: TargetRest, goals: dict[int, np.ndarray], heads: np.ndarray
         cos_hip = (upper**2 + dist**2 - lower**2) / (2 * upper * dist)
         new_knee = hip + upper * (cos_hip * along + np.sqrt(np.clip(1 - cos_hip**2, 0, 1)) * bend)
         new_ankle = hip + dist * along
-        turn_thigh = _align_many(knee - hip, new_knee - hip)
-        turn_shin = _align_many(rot.rotate(turn_thigh, ankle - knee), new_ankle - new_knee)
+        turn_thigh = rot.between(knee - hip, new_knee - hip)
+        turn_shin = rot.between(rot.rotate(turn_thigh, ankle - knee), new_ankle - new_knee)
         goals[thigh] = goals[thigh].copy()
         goals[shin] = goals[shin].copy()
         goals[thigh][frames] = rot.multiply(turn_thigh, goals[thigh][frames])
         goals[shin][frames] = rot.multiply(turn_shin, rot.multiply(turn_thigh, goals[shin][frames]))
-
-
-def _align_many(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest rotations (M, 4) taking directions a (M, 3) onto b (M, 3); they are never opposite here."""
-    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    q = np.concatenate([1.0 + np.sum(a * b, axis=-1, keepdims=True), np.cross(a, b)], axis=-1)
-    return rot.normalize(q)

@@ -60,3 +60,12 @@ def test_key_options_check_their_input() -> None:
     options = curves.KeyOptions(rotation_tolerance_deg=2.0, location_tolerance_mm=3.0)
     assert options.channel_tolerance("location") == pytest.approx(0.003 / math.sqrt(3))
     assert options.channel_tolerance("rotation") == pytest.approx(math.radians(2.0) / 4)
+
+
+def test_between_takes_directions_onto_each_other() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(20, 3)), rng.normal(size=(20, 3))
+    a[0], b[0] = [0, 0, 1.0], [0, 0, -2.0]  # opposite
+    q = rot.between(a, b)
+    got = rot.rotate(q, a / np.linalg.norm(a, axis=-1, keepdims=True))
+    np.testing.assert_allclose(got, b / np.linalg.norm(b, axis=-1, keepdims=True), atol=1e-9)
