@@ -11,7 +11,6 @@ leg lengths.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -166,7 +165,7 @@ def retarget(
         root_goal = root_goal - travel
         local, heads, base = _pose(target, goals, root, root_goal)
     elif root_motion == "BONE":
-        ground_rot, _ = _pose(target, goals, root, root_goal, until=ground)
+        ground_rot = _orientation(target, local, ground)
         ground_location = rot.rotate(rot.conjugate(ground_rot), travel)
         local, heads, base = _pose(target, goals, root, root_goal, moved=(ground, travel))
     root_location = rot.rotate(rot.conjugate(base[0]), root_goal - base[1])
@@ -192,12 +191,12 @@ def _ground_index(target: TargetRest, root: int, root_motion: str, ground_bone: 
 
 def _pose(
     target: TargetRest, goals: dict[int, np.ndarray], root: int, root_goal: np.ndarray,
-    moved: tuple[int, np.ndarray] = (-1, np.zeros(3)), until: int = -1,
-) -> Any:
+    moved: tuple[int, np.ndarray] = (-1, np.zeros(3)),
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Pose-bone rotations (F, N, 4) and heads (F, N, 3) giving bones k their armature-space
     orientation goals[k] and the root bone its head `root_goal`; also the root's frame before its
     own channels (rotation, position), from which its pose location follows. `moved`: one unmapped
-    bone carried by a translation (F, 3); `until`: stop at that bone and return its frame instead."""
+    bone carried by a translation (F, 3)."""
     count, n = len(root_goal), len(target.names)
     posed = np.zeros((count, n, 4))
     heads = np.zeros((count, n, 3))
@@ -213,8 +212,6 @@ def _pose(
             carry = rot.multiply(posed[:, p], rot.conjugate(target.rest[p]))
             base_rot = rot.multiply(carry, target.rest[k])
             base_pos = heads[:, p] + rot.rotate(carry, target.heads[k] - target.heads[p])
-        if k == until:
-            return base_rot, base_pos
         goal = goals.get(k)
         if goal is None:
             posed[:, k], heads[:, k] = base_rot, base_pos + (moved[1] if k == moved[0] else 0.0)
@@ -255,3 +252,16 @@ def _pin_leg(target: TargetRest, goals: dict[int, np.ndarray], heads: np.ndarray
         goals[shin] = goals[shin].copy()
         goals[thigh][frames] = rot.multiply(turn_thigh, goals[thigh][frames])
         goals[shin][frames] = rot.multiply(turn_shin, rot.multiply(turn_thigh, goals[shin][frames]))
+
+
+def _orientation(target: TargetRest, local: np.ndarray, k: int) -> np.ndarray:
+    """Bone k's posed orientation (F, 4) from the pose rotations `local` of it and its ancestors."""
+    chain = []
+    while k >= 0:
+        chain.append(k)
+        k = int(target.parents[k])
+    posed, parent_rest = np.broadcast_to(rot.IDENTITY, local[:, 0].shape), rot.IDENTITY
+    for k in reversed(chain):
+        posed = rot.multiply(rot.multiply(posed, rot.multiply(rot.conjugate(parent_rest), target.rest[k])), local[:, k])
+        parent_rest = target.rest[k]
+    return posed
