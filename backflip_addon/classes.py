@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 
 from . import preferences, properties
-from .operators import bake, reference, service, stages, training, video
+from .operators import bake, mocap, reference, retarget, service, stages, training, video
 from .operators import set as set_ops
 from .ui import panels
 
@@ -17,6 +17,8 @@ CLASSES: tuple[type, ...] = (
     *training.CLASSES,
     *stages.CLASSES,
     *bake.CLASSES,
+    *retarget.CLASSES,
+    *mocap.CLASSES,
     *set_ops.CLASSES,
     *panels.CLASSES,
 )

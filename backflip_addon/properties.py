@@ -70,6 +70,13 @@ class BACKFLIP_PG_stages(bpy.types.PropertyGroup):
     active: bpy.props.IntProperty(name="Selected Stage", default=0)
 
 
+class BACKFLIP_PG_bone_pair(bpy.types.PropertyGroup):
+    """One row of the retarget bone map: a humanoid joint and the target rig's bone that follows it."""
+
+    source: bpy.props.StringProperty(name="Joint")
+    target: bpy.props.StringProperty(name="Bone", description="The target rig's bone (empty: not driven)")
+
+
 class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
     attempts: bpy.props.IntProperty(name="Attempts", description="Seeded attempts, one character each", default=1, min=1, max=16)
     perturb: bpy.props.FloatProperty(
@@ -88,6 +95,46 @@ class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
     frame_start: bpy.props.IntProperty(name="Frame Start", description="Scene frame of the rollout's first frame", default=1)
     job_id: bpy.props.StringProperty(name="Rollout Job", default="")
     message: bpy.props.StringProperty(name="Status", default="")
+    rotation_mode: bpy.props.EnumProperty(
+        name="Rotation",
+        items=(("QUATERNION", "Quaternion", "Quaternion keys (no gimbal lock)"),
+               ("XYZ", "Euler XYZ", "Euler keys, filtered so no curve jumps by 360°")),
+        default="QUATERNION",
+    )
+    interpolation: bpy.props.EnumProperty(
+        name="Interpolation",
+        items=(("LINEAR", "Linear", "Straight lines between keys"), ("BEZIER", "Bezier", "Smooth curves between keys")),
+        default="LINEAR",
+    )
+    reduce_keys: bpy.props.BoolProperty(
+        name="Reduce Keys", default=False, description="Drop keys the curves can do without, within the tolerances"
+    )
+    tolerance_deg: bpy.props.FloatProperty(
+        name="Rotation Tolerance", description="Largest rotation error (degrees) a dropped key may cause",
+        default=0.5, min=0.0, soft_max=5.0,
+    )
+    tolerance_mm: bpy.props.FloatProperty(
+        name="Location Tolerance", description="Largest location error (mm) a dropped key may cause",
+        default=2.0, min=0.0, soft_max=20.0,
+    )
+    target_rig: bpy.props.PointerProperty(
+        name="Target Rig", type=bpy.types.Object, poll=lambda _self, obj: obj.type == "ARMATURE",
+        description="Your character's armature: bakes and Retarget key it through the bone map (empty: the Backflip humanoid)",
+    )
+    bone_map: bpy.props.CollectionProperty(type=BACKFLIP_PG_bone_pair)
+    root_motion: bpy.props.EnumProperty(
+        name="Root Motion",
+        items=(("PELVIS", "Pelvis", "The hips carry the travel"),
+               ("BONE", "Ground Bone", "A root bone on the ground (the hips' parent) carries the travel"),
+               ("OBJECT", "Object", "The armature object carries the travel")),
+        default="PELVIS",
+    )
+    ground_bone: bpy.props.StringProperty(name="Ground Bone", description="The target rig's root bone on the ground")
+    in_place: bpy.props.BoolProperty(name="In Place", default=False, description="Drop the travel along the ground")
+    foot_lock: bpy.props.BoolProperty(
+        name="Foot Lock", default=True,
+        description="Keep the target rig's feet planted during the rollout's contact frames (feet free in flight)",
+    )
 
 
 class BACKFLIP_PG_scene(bpy.types.PropertyGroup):
@@ -98,7 +145,7 @@ class BACKFLIP_PG_scene(bpy.types.PropertyGroup):
 
 
 CLASSES = (
-    BACKFLIP_PG_reference, BACKFLIP_PG_training, BACKFLIP_PG_stage, BACKFLIP_PG_stages, BACKFLIP_PG_bake,
+    BACKFLIP_PG_reference, BACKFLIP_PG_training, BACKFLIP_PG_stage, BACKFLIP_PG_stages, BACKFLIP_PG_bone_pair, BACKFLIP_PG_bake,
     BACKFLIP_PG_scene, *properties_set.CLASSES,
 )
 

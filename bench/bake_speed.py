@@ -4,6 +4,9 @@ Times `blender.keys.key_clip` end to end (resample, FK-free pose channels, 63,00
 foreach_set, the new NLA track) on a clip made from the shipped landing stage's rollout stretched to
 1,000 frames. The armature is built once; each run adds a new take. Median of --runs.
 
+Then the same clip retargeted onto a 60-bone Rigify-sized armature (DEF- bones with twist bones,
+toes and fingers, T-pose, built as tests/addon/rigs.py does) through the auto-map: solve + keys.
+
     PYTHONPATH=. .venv/bin/python bench/bake_speed.py [--runs 9] [--frames 1000]
 
 Prints one JSON line. Target: < 50 ms.
@@ -24,7 +27,10 @@ sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 
 from backflip_addon.blender import keys, rig  # noqa: E402
+from backflip_addon.blender.retarget import retarget_clip  # noqa: E402
+from backflip_addon.core.bone_maps import auto_map  # noqa: E402
 from backflip_addon.core.clip import load_clip  # noqa: E402
+from tests.addon.rigs import build_rig, rigify_bones  # noqa: E402
 
 TARGET_MS = 50.0
 STAGE_CLIP = ROOT / "assets" / "stages" / "backflip" / "stage_0015" / "rollout.txt"
@@ -47,6 +53,13 @@ def main(argv: list[str] | None = None) -> dict:
         action = keys.key_clip(armature, clip, fps=fps, start_frame=1)
         times.append((time.perf_counter() - start) * 1000.0)
     curves = action.layers[0].strips[0].channelbags[0].fcurves
+    target = build_rig(bpy.context, "Rigify", rigify_bones())
+    bone_map = auto_map([b.name for b in target.data.bones]).bones
+    retarget_times = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        retargeted, _ = retarget_clip(target, clip, bone_map, fps=fps, start_frame=1)
+        retarget_times.append((time.perf_counter() - start) * 1000.0)
     result = {
         "bench": "bake_speed",
         "blender": bpy.app.version_string,
@@ -59,6 +72,11 @@ def main(argv: list[str] | None = None) -> dict:
         "max_ms": round(max(times), 2),
         "target_ms": TARGET_MS,
         "meets_target": statistics.median(times) < TARGET_MS,
+        "retarget_bones": len(target.data.bones),
+        "retarget_mapped": len(bone_map),
+        "retarget_keys_per_take": keys.key_count(retargeted),
+        "retarget_median_ms": round(statistics.median(retarget_times), 2),
+        "retarget_min_ms": round(min(retarget_times), 2),
         "load_avg_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }

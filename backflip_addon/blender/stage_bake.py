@@ -1,7 +1,8 @@
 """Bake a rollout into the scene: one new character per attempt, in a collection named after the stage.
 
 Input is a rollout's `OUT.events.json` (attempt clips beside it, Y up, in the set's frame, so the
-characters stay at the world origin). Each attempt gets its own take (see takes.py) named
+characters stay at the world origin). With a Target Rig set on the Bake panel, every attempt is
+retargeted onto that rig as one more take instead of a new humanoid. Each attempt gets its own take (see takes.py) named
 "Stage 15 · attempt 2 · seed 3", its physics events as timeline markers and the judge's verdict as
 custom properties on the armature object.
 """
@@ -14,7 +15,7 @@ import bpy
 
 from ..core.clip import MotionClip, load_clip
 from ..core.rollout_events import Attempt, RolloutEvents, read_events
-from . import keys, rig
+from . import keys, retarget, rig
 from .scene_collections import ensure_collection, move_to
 
 
@@ -44,15 +45,30 @@ def _bake_attempt(
 ) -> BakedAttempt:
     scene = context.scene
     fps = keys.scene_fps(scene)
-    armature, body = rig.build_humanoid(context, name=f"Stage {events.stage_index} attempt {attempt.attempt}")
-    move_to((armature, body), collection)
-    action = keys.key_clip(armature, clip, fps=fps, start_frame=start_frame, action_name=action_name(events, attempt))
-    armature["backflip_stage"] = events.stage_index
-    armature["backflip_attempt"] = attempt.attempt
-    armature["backflip_seed"] = attempt.seed
-    armature["backflip_label"] = attempt.label
-    armature["backflip_landed"] = attempt.landed
-    armature["backflip_rotation_deg"] = attempt.rotation_deg
+    target = scene.backflip.bake.target_rig
+    if target is not None:
+        # The user's own character: every attempt becomes one more take on it.
+        armature = target
+        action, _ = retarget.retarget_clip(
+            target, clip, retarget.scene_bone_map(scene), fps=fps, start_frame=start_frame,
+            options=keys.scene_key_options(scene), action_name=action_name(events, attempt),
+            contacts=attempt.contacts if scene.backflip.bake.foot_lock else None, **retarget.scene_root_motion(scene),
+        )
+    else:
+        armature, body = rig.build_humanoid(context, name=f"Stage {events.stage_index} attempt {attempt.attempt}")
+        move_to((armature, body), collection)
+        action = keys.key_clip(
+            armature, clip, fps=fps, start_frame=start_frame, action_name=action_name(events, attempt),
+            options=keys.scene_key_options(scene),
+        )
+    # The verdict goes on the take too: on a target rig, several attempts share one object.
+    for holder in (armature, action):
+        holder["backflip_stage"] = events.stage_index
+        holder["backflip_attempt"] = attempt.attempt
+        holder["backflip_seed"] = attempt.seed
+        holder["backflip_label"] = attempt.label
+        holder["backflip_landed"] = attempt.landed
+        holder["backflip_rotation_deg"] = attempt.rotation_deg
     markers = [
         scene.timeline_markers.new(marker_name(attempt, name), frame=start_frame + round(t * fps))
         for name, t in attempt.events.items()
@@ -69,6 +85,8 @@ def bake_rollout(context: bpy.types.Context, events_path: str | Path, start_fram
     events = read_events(events_path)
     clips = [load_clip(a.clip) for a in events.attempts]
     scene = context.scene
+    if scene.backflip.bake.target_rig is not None:
+        retarget.check_map(scene.backflip.bake.target_rig, retarget.scene_bone_map(scene))
     collection = ensure_collection(scene, stage_title(events.stage_index, events.stage_label))
     baked = [_bake_attempt(context, events, a, c, collection, start_frame) for a, c in zip(events.attempts, clips)]
     frames = max(c.resample(keys.scene_fps(scene)).num_frames for c in clips)

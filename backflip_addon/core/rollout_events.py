@@ -30,6 +30,8 @@ class Attempt:
     rotation_deg: float
     events: dict[str, float | None] = field(default_factory=dict)
     """seconds from the clip's first frame; None when it did not happen"""
+    contacts: list[list[str]] = field(default_factory=list)
+    """per clip frame, the bodies touching a collider (empty when the file has none)"""
 
 
 @dataclass
@@ -62,6 +64,14 @@ def _event_time(value: Any, where: str, name: str) -> float | None:
     return float(value)
 
 
+def _contacts(value: Any, where: str) -> list[list[str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(c, list) and all(isinstance(n, str) for n in c) for c in value):
+        raise InvalidInputError(f"{where}: field 'contacts' is not a list of body-name lists", _HINT)
+    return value
+
+
 def _attempt(data: Any, folder: Path, where: str) -> Attempt:
     if not isinstance(data, dict):
         raise InvalidInputError(f"{where} is not an object", _HINT)
@@ -79,6 +89,7 @@ def _attempt(data: Any, folder: Path, where: str) -> Attempt:
         landed=bool(data.get("landed", False)),
         rotation_deg=float(_field(data, "rotation_deg", (int, float), where)),
         events={name: _event_time(events.get(name), where, name) for name in EVENT_NAMES},
+        contacts=_contacts(data.get("contacts"), where),
     )
 
 

@@ -153,3 +153,17 @@ def make_continuous(q: np.ndarray, axis: int = 0) -> np.ndarray:
 def angular_velocity(q0: np.ndarray, q1: np.ndarray, dt: float) -> np.ndarray:
     """World-frame angular velocity taking q0 to q1 in dt seconds."""
     return to_rotvec(multiply(q1, conjugate(q0))) / dt
+
+
+def between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Shortest-arc rotations (..., 4) taking directions a (..., 3) onto directions b (..., 3)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    q = np.concatenate([1.0 + np.sum(a * b, axis=-1, keepdims=True), np.cross(a, b)], axis=-1)
+    # Opposite directions: half a turn about any axis perpendicular to a.
+    other = np.where(np.abs(a[..., :1]) < 0.9, np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    ortho = np.cross(a, other)
+    half_turn = np.concatenate([np.zeros_like(a[..., :1]), ortho / np.linalg.norm(ortho, axis=-1, keepdims=True)], axis=-1)
+    return normalize(np.where(q[..., :1] < 1e-9, half_turn, q))

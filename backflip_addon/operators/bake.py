@@ -82,11 +82,13 @@ class BACKFLIP_OT_bake_rollout_file(bpy.types.Operator, ImportHelper):
     filter_glob: bpy.props.StringProperty(default="*.events.json", options={"HIDDEN"})
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        from ..blender.keys import key_count
         from ..blender.stage_bake import bake_rollout
 
         def action() -> str:
             baked = bake_rollout(context, self.filepath, context.scene.backflip.bake.frame_start)
-            return f"Baked {len(baked)} attempt(s): {', '.join(b.action.name for b in baked)}"
+            counts = ", ".join(f"{b.action.name} ({key_count(b.action)} keys)" for b in baked)
+            return f"Baked {len(baked)} attempt(s): {counts}"
 
         return run_reporting(self, action)
 

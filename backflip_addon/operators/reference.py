@@ -33,7 +33,10 @@ def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Objec
     with removed_on_error():
         if armature is None:
             armature, _ = rig.build_humanoid(context, name="Backflip")
-        action = keys.key_clip(armature, clip, fps=scene_fps(context.scene), start_frame=context.scene.frame_start)
+        action = keys.key_clip(
+            armature, clip, fps=scene_fps(context.scene), start_frame=context.scene.frame_start,
+            options=keys.scene_key_options(context.scene),
+        )
     frames = action.frame_range[1] - action.frame_range[0] + 1
     context.scene.frame_end = max(context.scene.frame_end, context.scene.frame_start + round(frames) - 1)
     settings = context.scene.backflip.reference

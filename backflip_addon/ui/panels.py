@@ -57,6 +57,7 @@ class BACKFLIP_PT_reference(_Step, bpy.types.Panel):
             if settings.message:
                 box.label(text=settings.message, icon="INFO")
         col.operator("backflip.import_clip", icon="IMPORT")
+        col.operator("backflip.import_bvh", icon="IMPORT")
         if settings.clip_path:
             col.label(text=bpy.path.basename(settings.clip_path), icon="FILE")
 
@@ -146,10 +147,32 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
         if bake.start == "EMPTY":
             col.prop(bake, "start_empty")
         col.prop(bake, "frame_start")
+        keys = col.box().column()
+        keys.prop(bake, "rotation_mode")
+        keys.prop(bake, "interpolation")
+        keys.prop(bake, "reduce_keys")
+        if bake.reduce_keys:
+            keys.prop(bake, "tolerance_deg")
+            keys.prop(bake, "tolerance_mm")
+        rig = col.box().column()
+        rig.prop(bake, "target_rig")
+        if bake.target_rig is not None:
+            row = rig.row(align=True)
+            row.operator("backflip.auto_map", icon="BONE_DATA")
+            row.operator_menu_enum("backflip.bone_map_preset", "preset", text="Preset")
+            for pair in bake.bone_map:
+                rig.prop_search(pair, "target", bake.target_rig.data, "bones", text=pair.source)
+            rig.prop(bake, "foot_lock")
+            rig.prop(bake, "root_motion")
+            if bake.root_motion == "BONE":
+                rig.prop_search(bake, "ground_bone", bake.target_rig.data, "bones")
+            rig.prop(bake, "in_place")
+            rig.operator("backflip.retarget", icon="ARMATURE_DATA")
         col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
         if bake.message:
             col.label(text=bake.message, icon="INFO")
         col.operator("backflip.bake_rollout_file", icon="IMPORT")
+        col.operator("backflip.export_attempts", icon="EXPORT")
 
 
 class BACKFLIP_PT_set(_Step, bpy.types.Panel):

@@ -136,3 +136,17 @@ def test_unregister_leaves_nothing_behind(addon) -> None:
     finally:
         addon.register()
     assert bpy.app.timers.is_registered(polling.timer)
+
+
+def test_bake_panel_with_a_target_rig(empty_scene) -> None:
+    import bpy
+
+    from tests.addon.rigs import build_rig, mixamo_bones
+
+    bake = empty_scene.backflip.bake
+    bake.target_rig = build_rig(bpy.context, "Hero", mixamo_bones())
+    bake.reduce_keys = True
+    assert bpy.ops.backflip.auto_map() == {"FINISHED"}
+    drawn = draw_all()["Bake"]
+    assert "prop: Rotation Tolerance = 0.5" in drawn and "menu: Preset" in drawn
+    assert "prop: left_knee = 'mixamorig:LeftLeg'" in drawn and "button: Retarget Clip [ARMATURE_DATA]" in drawn

@@ -86,6 +86,7 @@ def test_bake_again_keeps_the_first(empty_scene, tmp_path: Path) -> None:
         (lambda e, d: e["attempts"][0]["events"].update(apex=float("nan")), InvalidInputError, r"event 'apex' is nan"),
         (lambda e, d: e.update(attempts=[]), InvalidInputError, r"no attempts"),
         (lambda e, d: e["attempts"][1].update(seed=True), InvalidInputError, r"attempts\[1\]: field 'seed'"),
+        (lambda e, d: e["attempts"][0].update(contacts=[["left_ankle", 3]]), InvalidInputError, r"field 'contacts'"),
     ],
 )
 def test_bad_rollout_leaves_scene_unchanged(empty_scene, tmp_path: Path, spoil, error, match) -> None:
@@ -103,3 +104,14 @@ def test_bad_rollout_leaves_scene_unchanged(empty_scene, tmp_path: Path, spoil, 
     assert info.value.hint
     assert (set(bpy.data.objects.keys()), set(bpy.data.actions.keys()), set(bpy.data.collections.keys())) == before
     assert not bpy.context.scene.timeline_markers
+
+
+def test_contacts_are_read_per_frame(tmp_path: Path) -> None:
+    events_path = write_rollout(tmp_path)
+    events = json.loads(events_path.read_text())
+    events["attempts"][0]["contacts"][:3] = [["right_ankle", "left_ankle"], ["left_ankle"], []]
+    del events["attempts"][1]["contacts"]
+    events_path.write_text(json.dumps(events))
+    first, second = read_events(events_path).attempts
+    assert first.contacts[:3] == [["right_ankle", "left_ankle"], ["left_ankle"], []]
+    assert second.contacts == []

@@ -64,6 +64,20 @@ class CheckingLayout:
         self.lines.append(f"button: {text if text is not None else rna.name}{self._icon(icon)}")
         return _OperatorProps(rna)
 
+    def prop_search(self, data: Any, name: str, search_data: Any, search_name: str, text: str | None = None, **kw: Any) -> None:
+        if search_name not in search_data.bl_rna.properties:
+            raise AttributeError(f"{type(search_data).__name__} has no collection {search_name!r}")
+        self.prop(data, name, text=text, **kw)
+
+    def operator_menu_enum(self, idname: str, name: str, text: str | None = None, icon: str = "NONE", **_: Any) -> None:
+        import bpy
+
+        module, op = idname.split(".")
+        rna = getattr(getattr(bpy.ops, module), op).get_rna_type()
+        if name not in rna.properties:
+            raise AttributeError(f"{idname} has no property {name!r}")
+        self.lines.append(f"menu: {text if text is not None else rna.properties[name].name}{self._icon(icon)}")
+
     def progress(self, factor: float = 0.0, type: str = "BAR", text: str = "") -> None:
         if not 0.0 <= factor <= 1.0:
             raise ValueError(f"progress factor {factor}")
