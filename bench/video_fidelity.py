@@ -130,15 +130,18 @@ def cli_seconds(video: Path) -> float:
         return time.perf_counter() - start
 
 
-def evaluate(video: Path) -> dict:
-    from trainer_service.video.extract import extract, write_outputs
+def evaluate(video: Path, config=None) -> dict:
+    """Figures of one extraction of `video` (with `config`, an ExtractConfig, or the defaults) against its truth."""
+    from trainer_service.video.extract import ExtractConfig, extract, write_outputs
+
+    config = config or ExtractConfig()
 
     truth_frames = np.load(video.with_suffix(".truth.npz"))["poses"]
     with tempfile.TemporaryDirectory() as tmp:
         load_before = os.getloadavg()[0]
         start, cpu_start = time.perf_counter(), time.process_time()
-        result = extract(video)
-        write_outputs(result, Path(tmp) / "clip.txt")
+        result = extract(video, config=config)
+        write_outputs(result, Path(tmp) / "clip.txt", config)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         load_after = os.getloadavg()[0]
     skel = humanoid3d()
@@ -166,6 +169,7 @@ def evaluate(video: Path) -> dict:
         "joint_angle_error_deg": round(float(np.degrees(joint_angle_errors(result.clip.frames, truth_frames)).mean()), 1),
         "root_trajectory_error_mm": round(traj * 1000, 1),
         "root_path_length_ratio": round(ratio, 3),
+        "camera_estimate": result.fit.camera.as_dict() if result.fit.camera else None,
         "gravity_check_m_s2": None if np.isnan(result.fit.gravity) else round(result.fit.gravity, 2),
         "seconds": round(seconds, 2),
         "frames_per_s": round(len(truth_frames) / seconds, 1),
