@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from backflip_addon.core import rotations as rot
-from trainer_service.video import camera, fit, phase
+from trainer_service.video import camera, fit, motion, phase
 from trainer_service.video.clean import Track
 from trainer_service.video.extract import FRAME_LOW_CONFIDENCE, FRAME_OK, FRAME_REFILLED, frame_status
 
@@ -144,3 +144,44 @@ def test_frame_status_marks_refilled_and_low_confidence_frames():
                   refilled=np.array([False, False, True, False, False]), rotation=np.zeros(n), found=np.ones(n, bool))
     assert frame_status(track, 0.5).tolist() == [FRAME_OK, FRAME_LOW_CONFIDENCE, FRAME_REFILLED, FRAME_OK,
                                                  FRAME_LOW_CONFIDENCE]
+
+
+def _k(focal: float, size: tuple[int, int]) -> np.ndarray:
+    return np.array([[focal, 0.0, size[0] / 2.0], [0.0, focal, size[1] / 2.0], [0.0, 0.0, 1.0]])
+
+
+def test_camera_turn_is_read_back_from_a_warped_background():
+    import cv2
+
+    size, hfov = (320, 180), 50.0
+    focal = 0.5 * size[0] / math.tan(math.radians(hfov) / 2.0)
+    rng = np.random.default_rng(3)
+    texture = cv2.resize(rng.integers(0, 255, (45, 80), dtype=np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    texture = cv2.GaussianBlur(texture, (3, 3), 0)
+    # Three frames: still, then the camera pans 2 degrees (OpenCV axes: about y).
+    pan = rot.to_matrix(rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), math.radians(2.0)))
+    k = _k(focal, size)
+    warped = cv2.warpPerspective(texture, k @ pan @ np.linalg.inv(k), size, borderMode=cv2.BORDER_REFLECT)
+    tracker = motion.MotionTracker(motion.MotionConfig(width=size[0]))
+    for grey in (texture, texture, warped):
+        tracker.add(np.repeat(grey[..., None], 3, axis=2))
+    # A person in the middle of the frame: masked out.
+    image = np.zeros((3, 33, 2)) + [[160.0, 90.0]]
+    image[:, 0] = [150.0, 60.0]
+    image[:, 1] = [170.0, 120.0]
+    turns = tracker.rotations(hfov, image, np.ones((3, 33)))
+    assert turns[1] == pytest.approx(np.eye(3), abs=1e-9)  # a still camera reads as exactly still
+    flip = np.diag([1.0, -1.0, -1.0])
+    assert turns[2] == pytest.approx(flip @ pan @ flip, abs=2e-3)
+
+
+def test_rotation_of_a_pure_turn_homography_and_chaining():
+    size, focal = (320, 180), 343.0
+    k = _k(focal, size)
+    r1 = rot.to_matrix(rot.from_axis_angle(np.array([0.2, 1.0, 0.1]) / np.linalg.norm([0.2, 1.0, 0.1]), 0.05))
+    r2 = rot.to_matrix(rot.from_axis_angle(np.array([1.0, 0.0, 0.0]), -0.03))
+    assert motion.rotation_of(3.0 * (k @ r1 @ np.linalg.inv(k)), focal, (160.0, 90.0)) == pytest.approx(r1, abs=1e-9)
+    hfov = math.degrees(2 * math.atan(0.5 * size[0] / focal))
+    chain = motion.chain_rotations([k @ r1 @ np.linalg.inv(k), k @ r2 @ np.linalg.inv(k)], size, hfov)
+    flip = np.diag([1.0, -1.0, -1.0])
+    assert chain[2] == pytest.approx(flip @ r2 @ r1 @ flip, abs=1e-9)

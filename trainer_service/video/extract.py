@@ -26,6 +26,7 @@ from backflip_addon.core.skeleton import humanoid3d
 
 from .clean import CleanConfig, Track, clean
 from .fit import FitConfig, FitResult, fit_track
+from .motion import MotionConfig, MotionTracker
 from .pose import Detections, PoseConfig, PoseEstimator
 from .read import Trim, Video, VideoInfo, downscale, probe_video, read_video
 
@@ -47,6 +48,7 @@ class ExtractConfig:
     """Preview frames are downscaled to this long side (pixels): encoding a 720p preview took as
     long as a third of the fit, and the skeleton reads as well at 640."""
     pose: PoseConfig = field(default_factory=PoseConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     fit: FitConfig = field(default_factory=FitConfig)
 
@@ -93,9 +95,15 @@ def extract(video_path: str | Path, trim: Trim = Trim(), config: ExtractConfig =
     torch_import = threading.Thread(target=_import_torch, args=(timings,), daemon=True)
     torch_import.start()
     t0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
+    tracker = MotionTracker(config.motion)
     with PoseEstimator(config.pose) as estimator, estimator.begin(_stage(progress, "pose")) as batch:
-        # Frames are posed in the estimator's threads while the next ones are decoded.
-        video = read_video(video_path, trim, config.max_side, on_frame=batch.add, keep_frames=False)
+
+        def on_frame(rgb: np.ndarray) -> None:
+            batch.add(rgb)  # posed in the estimator's threads while the next frame is decoded
+            if config.motion.enabled:
+                tracker.add(rgb)
+
+        video = read_video(video_path, trim, config.max_side, on_frame=on_frame, keep_frames=False)
         timings["read_s"], timings["read_cpu_s"] = time.perf_counter() - t0, time.thread_time() - c0
         t1 = time.perf_counter()
         detections = batch.finish()
@@ -110,7 +118,8 @@ def extract(video_path: str | Path, trim: Trim = Trim(), config: ExtractConfig =
     track = clean(detections, video.fps, config.clean)
     timings["clean_s"], timings["clean_cpu_s"] = time.perf_counter() - t2, time.thread_time() - c2
     t3, c3 = time.perf_counter(), time.thread_time()
-    fit = fit_track(track, video.fps, video.size, config.fit, _stage(progress, "fit"))
+    turns = tracker.rotations(config.fit.hfov_deg, track.image, track.visibility) if config.motion.enabled else None
+    fit = fit_track(track, video.fps, video.size, config.fit, _stage(progress, "fit"), turns)
     timings["fit_s"], timings["fit_cpu_s"] = time.perf_counter() - t3, time.thread_time() - c3
     frames = fit.frames.copy()
     frames[:, 0] = 1.0 / video.fps
@@ -192,7 +201,9 @@ def write_outputs(result: Extraction, out: str | Path, config: ExtractConfig = E
                  visibility=track.visibility.astype(np.float32), landmarks_world=track.world.astype(np.float32),
                  scene_from_world=fit.scene_from_world, focal_px=np.array(fit.focal_px),
                  gravity=np.array(fit.gravity), camera=np.array(json.dumps(fit.camera.as_dict() if fit.camera else None)),
-                 flight=fit.phases.flight if fit.phases else np.zeros(len(track.confidence)), first_frame=np.array(result.video.first_frame),
+                 flight=fit.phases.flight if fit.phases else np.zeros(len(track.confidence)),
+                 camera_rotations=fit.camera_rotations if fit.camera_rotations is not None else np.zeros((0, 3, 3)),
+                 first_frame=np.array(result.video.first_frame),
                  video_rotation=np.array(result.video.rotation),
                  config=np.array(json.dumps(dataclasses.asdict(config))))
         if "preview" in tmp:
@@ -209,6 +220,8 @@ def project_clip(result: Extraction) -> np.ndarray:
     pos, _ = forward_kinematics(result.clip.frames)
     m = result.fit.scene_from_world
     scene = pos @ m[:3, :3].T + m[:3, 3]
+    if result.fit.camera_rotations is not None:  # a turning camera: into each frame's own camera
+        scene = np.einsum("nij,nbj->nbi", result.fit.camera_rotations, scene)
     w, h = result.video.size
     f = result.fit.focal_px
     z = np.maximum(-scene[..., 2], 1e-3)

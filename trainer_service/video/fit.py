@@ -152,6 +152,7 @@ class FitResult:
     losses: dict = field(default_factory=dict)
     camera: CameraEstimate | None = None
     phases: Phases | None = None
+    camera_rotations: np.ndarray | None = None  # (N, 3, 3) p_i = R_i p_0: each frame's camera turned from the first
 
 
 # --- analytic initial guess ---------------------------------------------------------------------
@@ -487,6 +488,7 @@ class _Problem:
     pairs: list
     pair_w: object
     phases: Phases
+    cam_rot: object  # (N, 1, 3, 3) the first camera's frame to each frame's (None: a still camera)
 
     def losses(self, root_pos, root_q, ball_q, hinge, contact=None, ground=None, up=None):
         """Total weighted loss, its parts and the sites of the current unknowns."""
@@ -494,10 +496,12 @@ class _Problem:
         rq = root_q / root_q.norm(dim=-1, keepdim=True)
         bq = ball_q / ball_q.norm(dim=-1, keepdim=True)
         sites, _, _ = self.body.forward(root_pos, rq, bq, hinge)
+        # The unknowns live in the first camera's frame; each frame is seen by its own (turned) camera.
+        seen = sites if self.cam_rot is None else (self.cam_rot @ sites[..., None])[..., 0]
         out = {
-            "reprojection": reprojection_loss(sites, self.obs2d, self.w2d, self.px_to_m, self.focal, self.centre,
+            "reprojection": reprojection_loss(seen, self.obs2d, self.w2d, self.px_to_m, self.focal, self.centre,
                                               cfg.robust_scale),
-            "world": world_loss(sites, self.obs3d, self.w3d, self.axis_w, cfg.robust_scale),
+            "world": world_loss(seen, self.obs3d, self.w3d, self.axis_w, cfg.robust_scale),
             "smooth": smoothness_loss(sites),
             "continuity": continuity_loss(rq, bq),
             "spin": spin_loss(rq),
@@ -516,7 +520,7 @@ class _Problem:
 
 
 def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: float, centre: np.ndarray,
-             fps: float, cfg: FitConfig) -> _Problem:
+             fps: float, cfg: FitConfig, cam_rot: np.ndarray | None = None) -> _Problem:
     import torch
 
     f32 = dict(dtype=torch.float32)
@@ -542,15 +546,16 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
         w3d=torch.tensor(vis * SITE_WEIGHTS * frame_w[:, None], **f32), axis_w=torch.tensor(axis_w, **f32),
         lows=torch.tensor(limits[:, 0], **f32), highs=torch.tensor(limits[:, 1], **f32),
         swing=torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32), pairs=pairs, pair_w=torch.tensor(pair_w, **f32),
-        phases=phases,
+        phases=phases, cam_rot=None if cam_rot is None else torch.tensor(cam_rot[:, None], **f32),
     )
 
 
 def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitConfig = FitConfig(),
-              progress=None) -> FitResult:
+              progress=None, camera_rotations: np.ndarray | None = None) -> FitResult:
     """Fit humanoid3d to the clean track; returns Y-up rows with the ground at y = 0.
 
-    `progress(done, total)` is called every few optimiser steps."""
+    `progress(done, total)` is called every few optimiser steps. `camera_rotations` (N, 3, 3), p_i = R_i p_0,
+    is how a panning or hand-held camera turned (motion.py); the clip is then fitted in the first camera's frame."""
     import torch
 
     torch.set_num_threads(cfg.torch_threads)
@@ -562,8 +567,16 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     init = analytic_frames(track.world * scale)
     trans = solve_translation(site_positions(init), track.image[:, SITE_LANDMARKS],
                               track.visibility[:, SITE_LANDMARKS] * SITE_WEIGHTS, focal, centre)
+    depth = np.maximum(-trans[:, 2], 0.5)
+    moving = camera_rotations is not None and not np.allclose(camera_rotations, np.eye(3), atol=1e-6)
+    if moving:
+        back = np.swapaxes(camera_rotations, -1, -2)  # each camera's frame to the first's
+        trans = (back @ trans[..., None])[..., 0]
+        init[:, ROOT_ROT] = rot.multiply(rot.from_matrix(back), init[:, ROOT_ROT])
+        init[:, ROOT_ROT] = rot.make_continuous(init[:, ROOT_ROT])
     init[:, ROOT_POS] = gaussian_smooth(trans, 1.0)
-    problem = _problem(track, track.world * scale, np.maximum(-init[:, ROOT_POS][:, 2], 0.5), focal, centre, fps, cfg)
+    problem = _problem(track, track.world * scale, depth, focal, centre, fps, cfg,
+                       camera_rotations if moving else None)
 
     ball, hinge = split_joints(init)
     params = [torch.tensor(v, dtype=torch.float32, requires_grad=True)
@@ -608,7 +621,8 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
                 "gravity check %.1f m/s^2", scale, focal, camera.tilt_deg, camera.height_m, int(contact[:, 0].sum()),
                 int(contact[:, 1].sum()), gravity)
     return FitResult(frames, contact, scene_from_world, focal, gravity,
-                     {k: float(v.detach()) for k, v in parts.items()}, camera, problem.phases)
+                     {k: float(v.detach()) for k, v in parts.items()}, camera, problem.phases,
+                     camera_rotations if moving else None)
 
 
 def smooth_along_rays(root_pos: np.ndarray, depth_sigma: float, lateral_sigma: float) -> np.ndarray:
