@@ -27,8 +27,14 @@ class MotionConfig:
     """Frames are tracked at this width (pixels)."""
     corners: int = 300
     """Corners tracked per frame."""
-    still_px: float = 0.25
-    """A median background shift below this (pixels at `width`) is a still camera (no turn)."""
+    still_px: float = 0.5
+    """Corners that move less than this (pixels at `width`) are still ..."""
+    still_fraction: float = 0.4
+    """... and when this fraction of the corners outside the person is still, so is the camera: a
+    person badly boxed (upside down, filmed from the front) leaks moving corners into the background,
+    and RANSAC then followed the person (a still front view read as a 20 degree turn)."""
+    min_corners: int = 20
+    """Fewer background corners than this followed: the turn is not read (taken as none)."""
     person_margin: float = 0.15
     """The person's box is grown by this fraction of its size on each side before it is masked out."""
 
@@ -67,6 +73,8 @@ def background_mask(shape: tuple[int, int], points: np.ndarray, visibility: np.n
     """uint8 mask (H, W): 255 outside the box round the person's landmarks (N, 2) grown by `margin`."""
     mask = np.full(shape, 255, dtype=np.uint8)
     seen = points[visibility > 0.3]
+    if len(seen) < 5:  # the landmarks are still placed (refilled or guessed): a box round them is better than none
+        seen = points[np.isfinite(points).all(axis=1)]
     if len(seen) == 0:
         return mask
     lo, hi = seen.min(0), seen.max(0)
@@ -83,20 +91,17 @@ def frame_homography(a: np.ndarray, b: np.ndarray, mask: np.ndarray, cfg: Motion
     import cv2
 
     pts = cv2.goodFeaturesToTrack(a, cfg.corners, 0.01, 8, mask=mask)
-    if pts is None or len(pts) < 12:
+    if pts is None or len(pts) < cfg.min_corners:
         return np.eye(3)
     moved, status, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, winSize=(21, 21), maxLevel=3)
     ok = status[:, 0] == 1
-    if ok.sum() < 12:
+    if ok.sum() < cfg.min_corners:
         return np.eye(3)
     src, dst = pts[ok, 0], moved[ok, 0]
-    homography, inliers = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
-    if homography is None:
+    if np.mean(np.linalg.norm(dst - src, axis=1) < cfg.still_px) >= cfg.still_fraction:
         return np.eye(3)
-    keep = inliers[:, 0] == 1
-    if np.median(np.linalg.norm(dst[keep] - src[keep], axis=1)) < cfg.still_px:
-        return np.eye(3)
-    return homography
+    homography, _ = cv2.findHomography(src, dst, cv2.RANSAC, 1.0)
+    return np.eye(3) if homography is None else homography
 
 
 def rotation_of(homography: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
