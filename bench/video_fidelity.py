@@ -97,11 +97,16 @@ def unloaded_seconds(timings: dict[str, float], cores: int = 2) -> float:
     return parallel / cores + timings["clean_cpu_s"] + timings["fit_cpu_s"] + timings["write_cpu_s"]
 
 
+def _mean_mm(values: np.ndarray) -> float | None:
+    """Mean in mm of the finite values (None when there are none: e.g. no inverted frame in a walk)."""
+    finite = values[np.isfinite(values)]
+    return round(float(finite.mean()) * 1000.0, 1) if len(finite) else None
+
+
 def split(values: np.ndarray, upright: np.ndarray) -> dict:
     """mm figures: mean over all, upright and inverted frames, and the median over all."""
-    mm = values * 1000.0
-    return {"all": round(float(mm.mean()), 1), "upright": round(float(mm[upright].mean()), 1),
-            "inverted": round(float(mm[~upright].mean()), 1), "median": round(float(np.median(mm)), 1)}
+    return {"all": _mean_mm(values), "upright": _mean_mm(values[upright]), "inverted": _mean_mm(values[~upright]),
+            "median": round(float(np.median(values)) * 1000.0, 1)}
 
 
 # --- running -----------------------------------------------------------------------------------------
@@ -125,15 +130,18 @@ def cli_seconds(video: Path) -> float:
         return time.perf_counter() - start
 
 
-def evaluate(video: Path) -> dict:
-    from trainer_service.video.extract import extract, write_outputs
+def evaluate(video: Path, config=None) -> dict:
+    """Figures of one extraction of `video` (with `config`, an ExtractConfig, or the defaults) against its truth."""
+    from trainer_service.video.extract import ExtractConfig, extract, write_outputs
+
+    config = config or ExtractConfig()
 
     truth_frames = np.load(video.with_suffix(".truth.npz"))["poses"]
     with tempfile.TemporaryDirectory() as tmp:
         load_before = os.getloadavg()[0]
         start, cpu_start = time.perf_counter(), time.process_time()
-        result = extract(video)
-        write_outputs(result, Path(tmp) / "clip.txt")
+        result = extract(video, config=config)
+        write_outputs(result, Path(tmp) / "clip.txt", config)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         load_after = os.getloadavg()[0]
     skel = humanoid3d()
@@ -146,9 +154,7 @@ def evaluate(video: Path) -> dict:
     raw = np.where(found[:, None, None], det.world[:, 0][:, MP_LIMB], np.nan)
     raw_pa = np.full(len(raw), np.nan)
     raw_pa[found] = procrustes_errors(raw[found], true_pos[found][:, idx])
-    raw_split = {"all": round(float(np.nanmean(raw_pa)) * 1000, 1),
-                 "upright": round(float(np.nanmean(raw_pa[upright])) * 1000, 1),
-                 "inverted": round(float(np.nanmean(raw_pa[~upright])) * 1000, 1)}
+    raw_split = {"all": _mean_mm(raw_pa), "upright": _mean_mm(raw_pa[upright]), "inverted": _mean_mm(raw_pa[~upright])}
     traj, ratio = root_trajectory_error(pred_pos[:, 0], true_pos[:, 0])
     pa = procrustes_errors(pred_pos[:, idx], true_pos[:, idx])
     return {
@@ -163,6 +169,7 @@ def evaluate(video: Path) -> dict:
         "joint_angle_error_deg": round(float(np.degrees(joint_angle_errors(result.clip.frames, truth_frames)).mean()), 1),
         "root_trajectory_error_mm": round(traj * 1000, 1),
         "root_path_length_ratio": round(ratio, 3),
+        "camera_estimate": result.fit.camera.as_dict() if result.fit.camera else None,
         "gravity_check_m_s2": None if np.isnan(result.fit.gravity) else round(result.fit.gravity, 2),
         "seconds": round(seconds, 2),
         "frames_per_s": round(len(truth_frames) / seconds, 1),

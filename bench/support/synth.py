@@ -209,11 +209,41 @@ class Camera:
 
 
 def orbit_camera(angle_deg: float, width: int, height: int, distance: float = 5.0, hfov_deg: float = 50.0,
-                 target: tuple[float, float, float] = (-0.5, 1.0, 0.0)) -> Camera:
-    """Camera level with the target; angle 0 looks along -z (a side view of a flip about z)."""
-    a = math.radians(angle_deg)
-    position = (target[0] + distance * math.sin(a), target[1], target[2] + distance * math.cos(a))
+                 target: tuple[float, float, float] = (-0.5, 1.0, 0.0), elevation_deg: float = 0.0) -> Camera:
+    """Camera looking at the target from `elevation_deg` above it (0 = level); angle 0 looks along -z
+    (a side view of a flip about z), 90 along -x (the front of a humanoid facing +x)."""
+    a, e = math.radians(angle_deg), math.radians(elevation_deg)
+    flat = distance * math.cos(e)
+    position = (target[0] + flat * math.sin(a), target[1] + distance * math.sin(e), target[2] + flat * math.cos(a))
     return Camera(position, target, hfov_deg, width, height)
+
+
+def moving_cameras(base: Camera, count: int, pan_deg: float = 0.0, shake_deg: float = 0.0, shake_m: float = 0.0,
+                   seed: int = 0) -> list[Camera]:
+    """One camera per frame: `base` turned about the vertical through its position by a linear pan of
+    `pan_deg` over the clip, plus a hand-held wobble (smooth noise of `shake_deg` in aim, `shake_m` in position)."""
+    rng = np.random.default_rng(seed)
+
+    def wobble(scale: float, dims: int) -> np.ndarray:
+        # Noise smoothed over ~4 frames: a hand shakes at a few hertz, not frame to frame.
+        raw = rng.normal(size=(count + 16, dims))
+        kernel = np.exp(-0.5 * (np.arange(-8, 9) / 3.0) ** 2)
+        smooth = np.stack([np.convolve(raw[:, k], kernel / kernel.sum(), "same") for k in range(dims)], 1)[8:-8]
+        return scale * smooth / max(float(smooth.std()), 1e-9)
+
+    aim = wobble(math.radians(shake_deg), 2) if shake_deg else np.zeros((count, 2))
+    move = wobble(shake_m, 3) if shake_m else np.zeros((count, 3))
+    pan = np.radians(np.linspace(-0.5, 0.5, count) * pan_deg)
+    forward = np.subtract(base.target, base.position)
+    out = []
+    for i in range(count):
+        yaw, pitch = pan[i] + aim[i, 0], aim[i, 1]
+        c, s = math.cos(yaw), math.sin(yaw)
+        f = np.array([c * forward[0] + s * forward[2], forward[1], -s * forward[0] + c * forward[2]])
+        f[1] += math.tan(pitch) * math.hypot(f[0], f[2])
+        position = np.asarray(base.position) + move[i]
+        out.append(Camera(tuple(position), tuple(position + f), base.hfov_deg, base.width, base.height))
+    return out
 
 
 def _background(cam: Camera, floor_y: float) -> np.ndarray:
@@ -327,30 +357,39 @@ def flip_timeline(clip: MotionClip, fps: float, hold_start: float, hold_end: flo
     return np.clip(np.arange(count) / fps - hold_start, 0.0, clip.duration)
 
 
+def frame_count(clip: MotionClip, fps: float, hold_start: float = 0.4, hold_end: float = 0.35) -> int:
+    """Frames `render_video` writes for the clip (with its default holds)."""
+    return len(flip_timeline(clip, fps, hold_start, hold_end))
+
+
 def sample_poses(clip: MotionClip, times: np.ndarray) -> np.ndarray:
     """Poses (N, 44) at clip times, the clip played once (no wrap)."""
     once = MotionClip(clip.frames, loop="none", extras=clip.extras, name=clip.name)
     return once.sample(times)
 
 
-def render_video(body: SkinnedBody, clip: MotionClip, cam: Camera, path: str | Path, fps: float = 30.0,
+def render_video(body: SkinnedBody, clip: MotionClip, cam: Camera | list[Camera], path: str | Path, fps: float = 30.0,
                  hold_start: float = 0.4, hold_end: float = 0.35, blur_samples: int = 1,
                  supersample: int = 2, progress=None) -> np.ndarray:
     """Render the clip to an mp4 (written atomically); returns the ground-truth poses (N, 44).
 
-    blur_samples > 1 averages that many poses spread over a 1/fps shutter.
+    blur_samples > 1 averages that many poses spread over a 1/fps shutter. `cam` is one camera or one
+    per frame (see `moving_cameras`; `frame_count` says how many).
     """
     import cv2
 
     times = flip_timeline(clip, fps, hold_start, hold_end)
     truth = sample_poses(clip, times)
+    cams = cam if isinstance(cam, list) else [cam] * len(times)
+    if len(cams) != len(times):
+        raise InvalidInputError(f"{len(cams)} cameras for {len(times)} frames", "pass one camera per frame (frame_count)")
     with replacing(path, Path(path).suffix) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (cam.width, cam.height))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (cams[0].width, cams[0].height))
         try:
             for i, t in enumerate(times):
                 offsets = (np.arange(blur_samples) + 0.5) / blur_samples - 0.5 if blur_samples > 1 else np.zeros(1)
                 sub = sample_poses(clip, np.clip(t + offsets / fps, 0.0, clip.duration)) if blur_samples > 1 else truth[i : i + 1]
-                writer.write(render_frames(body, cam, list(sub), supersample))
+                writer.write(render_frames(body, cams[i], list(sub), supersample))
                 if progress is not None:
                     progress(i + 1, len(times))
         finally:

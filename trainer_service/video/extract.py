@@ -26,6 +26,7 @@ from backflip_addon.core.skeleton import humanoid3d
 
 from .clean import CleanConfig, Track, clean
 from .fit import FitConfig, FitResult, fit_track
+from .motion import MotionConfig, MotionTracker
 from .pose import Detections, PoseConfig, PoseEstimator
 from .read import Trim, Video, VideoInfo, downscale, probe_video, read_video
 
@@ -40,10 +41,14 @@ class ExtractConfig:
     """Frames with a longer side than this are downscaled on reading (pixels)."""
     preview: bool = True
     """Write NAME.preview.mp4 with the fitted skeleton over the input."""
+    preview_low_confidence: float = 0.5
+    """Preview frames whose confidence (mean visibility of the key landmarks) is below this are drawn
+    in the low-confidence colour, so the user sees where to trim."""
     preview_max_side: int = 640
     """Preview frames are downscaled to this long side (pixels): encoding a 720p preview took as
     long as a third of the fit, and the skeleton reads as well at 640."""
     pose: PoseConfig = field(default_factory=PoseConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     fit: FitConfig = field(default_factory=FitConfig)
 
@@ -90,9 +95,15 @@ def extract(video_path: str | Path, trim: Trim = Trim(), config: ExtractConfig =
     torch_import = threading.Thread(target=_import_torch, args=(timings,), daemon=True)
     torch_import.start()
     t0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
+    tracker = MotionTracker(config.motion)
     with PoseEstimator(config.pose) as estimator, estimator.begin(_stage(progress, "pose")) as batch:
-        # Frames are posed in the estimator's threads while the next ones are decoded.
-        video = read_video(video_path, trim, config.max_side, on_frame=batch.add, keep_frames=False)
+
+        def on_frame(rgb: np.ndarray) -> None:
+            batch.add(rgb)  # posed in the estimator's threads while the next frame is decoded
+            if config.motion.enabled:
+                tracker.add(rgb)
+
+        video = read_video(video_path, trim, config.max_side, on_frame=on_frame, keep_frames=False)
         timings["read_s"], timings["read_cpu_s"] = time.perf_counter() - t0, time.thread_time() - c0
         t1 = time.perf_counter()
         detections = batch.finish()
@@ -107,7 +118,8 @@ def extract(video_path: str | Path, trim: Trim = Trim(), config: ExtractConfig =
     track = clean(detections, video.fps, config.clean)
     timings["clean_s"], timings["clean_cpu_s"] = time.perf_counter() - t2, time.thread_time() - c2
     t3, c3 = time.perf_counter(), time.thread_time()
-    fit = fit_track(track, video.fps, video.size, config.fit, _stage(progress, "fit"))
+    turns = tracker.rotations(config.fit.hfov_deg, track.image, track.visibility) if config.motion.enabled else None
+    fit = fit_track(track, video.fps, video.size, config.fit, _stage(progress, "fit"), turns)
     timings["fit_s"], timings["fit_cpu_s"] = time.perf_counter() - t3, time.thread_time() - c3
     frames = fit.frames.copy()
     frames[:, 0] = 1.0 / video.fps
@@ -188,11 +200,14 @@ def write_outputs(result: Extraction, out: str | Path, config: ExtractConfig = E
                  contacts=fit.contacts, rotation=track.rotation, found=track.found, landmarks_2d=track.image.astype(np.float32),
                  visibility=track.visibility.astype(np.float32), landmarks_world=track.world.astype(np.float32),
                  scene_from_world=fit.scene_from_world, focal_px=np.array(fit.focal_px),
-                 gravity=np.array(fit.gravity), first_frame=np.array(result.video.first_frame),
+                 gravity=np.array(fit.gravity), camera=np.array(json.dumps(fit.camera.as_dict() if fit.camera else None)),
+                 flight=fit.phases.flight if fit.phases else np.zeros(len(track.confidence)),
+                 camera_rotations=fit.camera_rotations if fit.camera_rotations is not None else np.zeros((0, 3, 3)),
+                 first_frame=np.array(result.video.first_frame),
                  video_rotation=np.array(result.video.rotation),
                  config=np.array(json.dumps(dataclasses.asdict(config))))
         if "preview" in tmp:
-            write_preview(result, tmp["preview"], config.preview_max_side)
+            write_preview(result, tmp["preview"], config.preview_max_side, config.preview_low_confidence)
     result.timings["write_s"], result.timings["write_cpu_s"] = time.perf_counter() - t0, time.thread_time() - c0
     return paths
 
@@ -205,14 +220,30 @@ def project_clip(result: Extraction) -> np.ndarray:
     pos, _ = forward_kinematics(result.clip.frames)
     m = result.fit.scene_from_world
     scene = pos @ m[:3, :3].T + m[:3, 3]
+    if result.fit.camera_rotations is not None:  # a turning camera: into each frame's own camera
+        scene = np.einsum("nij,nbj->nbi", result.fit.camera_rotations, scene)
     w, h = result.video.size
     f = result.fit.focal_px
     z = np.maximum(-scene[..., 2], 1e-3)
     return np.stack([w / 2.0 + f * scene[..., 0] / z, h / 2.0 - f * scene[..., 1] / z], -1)
 
 
-def write_preview(result: Extraction, path: Path, max_side: int = 640) -> None:
-    """The fitted skeleton drawn over the input frames (mp4, same rate, long side at most max_side)."""
+FRAME_OK, FRAME_LOW_CONFIDENCE, FRAME_REFILLED = 0, 1, 2
+PREVIEW_COLOURS = {FRAME_OK: (80, 255, 80), FRAME_LOW_CONFIDENCE: (0, 230, 255), FRAME_REFILLED: (60, 60, 255)}
+"""Skeleton colour (BGR) per frame status: green, yellow, red."""
+_STATUS_LABELS = {FRAME_LOW_CONFIDENCE: "low confidence", FRAME_REFILLED: "refilled"}
+
+
+def frame_status(track: Track, low_confidence: float) -> np.ndarray:
+    """Per frame (N,): FRAME_REFILLED where no pose was kept (interpolated), FRAME_LOW_CONFIDENCE where
+    the confidence is below `low_confidence`, else FRAME_OK."""
+    status = np.where(track.confidence < low_confidence, FRAME_LOW_CONFIDENCE, FRAME_OK)
+    return np.where(track.refilled, FRAME_REFILLED, status)
+
+
+def write_preview(result: Extraction, path: Path, max_side: int = 640, low_confidence: float = 0.5) -> None:
+    """The fitted skeleton drawn over the input frames (mp4, same rate, long side at most max_side), in
+    green, or yellow and labelled where the frame's confidence is low, red where it was refilled."""
     import cv2
 
     w, h = result.video.size
@@ -223,10 +254,14 @@ def write_preview(result: Extraction, path: Path, max_side: int = 640) -> None:
     if not writer.isOpened():
         raise InvalidInputError(f"{path}: cannot write the preview video", "check the output folder")
     thick = max(2, round(size[1] / 240))
+    status = frame_status(result.track, low_confidence)
     try:
         for i, rgb in enumerate(result.video.decode()):
             img = cv2.cvtColor(downscale(rgb, max_side), cv2.COLOR_RGB2BGR)
-            colour = (0, 165, 255) if result.track.refilled[i] else (80, 255, 80)
+            colour = PREVIEW_COLOURS[int(status[i])]
+            if status[i] != FRAME_OK:
+                cv2.putText(img, _STATUS_LABELS[int(status[i])], (10, 10 + 12 * thick), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.25 * thick, colour, max(1, thick // 2), cv2.LINE_AA)
             for c, p in _BONES:
                 a = tuple(int(round(v)) for v in uv[i, p])
                 b = tuple(int(round(v)) for v in uv[i, c])

@@ -4,11 +4,15 @@ Unknowns per frame: root position, root rotation, the 8 ball-joint quaternions a
 angles, with humanoid3d's fixed bone lengths. Losses: 2D reprojection (visibility weighted,
 robust), mediapipe's metric world landmarks (rescaled to the humanoid; depth weighted by
 visibility), smoothness (site accelerations), quaternion continuity, a steady root spin rate,
-left/right symmetry where a limb is hidden, joint limits, and in a second stage feet locked to
-the ground while in contact. Analytic joint frames from the landmarks are only the initial guess.
+left/right symmetry where a limb is hidden (strong in flight, weak on the ground: phase.py reads
+which frames are which), joint limits, and in a second stage feet locked to the ground while in
+contact. Analytic joint frames from the landmarks are only the initial guess. After each stage the
+root's distance from the camera is smoothed along the camera rays (it is read from the person's
+apparent size and jitters).
 
 The fit runs in the "scene" frame (camera at the origin looking down -z, y up; see clean.py),
-assuming a fixed, level camera with a known horizontal field of view.
+assuming a fixed camera with a known horizontal field of view; its tilt and height are read from
+the person (camera.py) and reported, the tilt applied only on request (FitConfig.level_by_tilt).
 """
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ from backflip_addon.core.kinematics import forward_kinematics, shape_centers
 from backflip_addon.core.skeleton import (BALL_JOINTS, FRAME_WIDTH, HINGE_JOINTS, QUAT_COLUMNS, ROOT_POS, ROOT_ROT,
                                           humanoid3d, joint, set_joints, split_joints)
 
+from .camera import CameraEstimate, level_rotation, tilt_from_body
 from .clean import Track, gaussian_smooth
+from .phase import PhaseConfig, Phases, detect_phases
 from .pose import Landmark as L
 
 logger = logging.getLogger(__name__)
@@ -83,9 +89,10 @@ class FitConfig:
     """Weight of the error against mediapipe's world landmarks (metres)."""
     depth_weight: float = 0.5
     """Relative weight of the camera-depth axis within the world-landmark error (depth is the least reliable)."""
-    robust_scale: float = 0.14
+    robust_scale: float = 0.2
     """Residuals beyond about this many metres count less and less (Geman-McClure); upside down
-    mediapipe is often 0.1 m off, and 0.08 m ignored those frames (side view inverted 69 vs 66 mm)."""
+    mediapipe is often 0.1 m off, and 0.08 m ignored those frames (side view inverted 69 vs 66 mm).
+    On roll, walk, cartwheel and backflip views (360p suite) 0.2 measured 83.0 mm mean against 84.2 for 0.14."""
     smooth_weight: float = 0.05
     """Weight of site accelerations (metres per frame squared)."""
     continuity_weight: float = 0.5
@@ -101,7 +108,11 @@ class FitConfig:
     there the 2D and the priors alone settle worse (measured 0.5: worse, 2: slightly better)."""
     symmetry_weight: float = 5.0
     """Pull the less visible of a left/right limb pair towards the mirror image of the other
-    (a standing backflip is nearly symmetric; a limb hidden behind the body has no depth cue)."""
+    (a standing backflip is nearly symmetric; a limb hidden behind the body has no depth cue);
+    this is its weight in flight (see phase.py)."""
+    symmetry_ground_weight: float = 1.0
+    """... and its weight elsewhere (walking, rolling, on the hands): limbs move in opposition there,
+    yet a weak pull still steadies a hidden limb."""
     limit_weight: float = 10.0
     """Weight of joint-limit violations (radians squared)."""
     contact_weight: float = 5.0
@@ -112,6 +123,20 @@ class FitConfig:
     """... near the ground: within this height (m) of the stance level."""
     flight_clearance: float = 0.08
     """Both soles higher than this above the ground (m) counts as flight, for the gravity check."""
+    depth_smooth_s: float = 0.3
+    """The root's distance from the camera, read from the person's apparent size, jitters by
+    centimetres a frame; it is smoothed over this standard deviation (seconds) along the camera rays
+    (the image position stays), after each stage. Without it the root path came out 1.3-3.7 times
+    too long."""
+    lateral_smooth_s: float = 0.025
+    """... and the root's image position over this one (seconds)."""
+    level_by_tilt: bool = False
+    """Level the clip by the camera tilt read from the upright frames (camera.py). Off: the tilt is
+    only reported (npz `camera`), the camera taken as level. On the 360p suite the reading was 16-20
+    degrees for a camera looking down 20, but 1-19 (median 7) for level ones: mediapipe leans the
+    body towards the camera, most in front views, so levelling by it would tilt most clips."""
+    phase: PhaseConfig = field(default_factory=PhaseConfig)
+    """Where the flip priors apply (see phase.py)."""
     torch_threads: int = 1
     """torch intra-op threads for the fit (the tensors are small: 2 threads measured 5x slower on a
     loaded 2-core machine)."""
@@ -125,6 +150,9 @@ class FitResult:
     focal_px: float
     gravity: float  # m/s^2 measured from the hips' flight parabola (nan when there is no flight)
     losses: dict = field(default_factory=dict)
+    camera: CameraEstimate | None = None
+    phases: Phases | None = None
+    camera_rotations: np.ndarray | None = None  # (N, 3, 3) p_i = R_i p_0: each frame's camera turned from the first
 
 
 # --- analytic initial guess ---------------------------------------------------------------------
@@ -419,10 +447,12 @@ def norm_loss(root_q, ball_q):
     return (root_q.norm(dim=-1) - 1).pow(2).mean() + (ball_q.norm(dim=-1) - 1).pow(2).mean()
 
 
-def contact_loss(sites, contact, ground: float):
-    """Foot motion between two contact frames (x100) and sole height off the ground in contact frames;
-    `contact` (N, 2) bool per foot (right, left) as `FOOT_SITES`."""
+def contact_loss(sites, contact, ground: float, up=None):
+    """Foot motion between two contact frames (x100) and sole height (along `up`, default +y) off the
+    ground in contact frames; `contact` (N, 2) bool per foot (right, left) as `FOOT_SITES`."""
     import torch
+
+    up = torch.tensor([0.0, 1.0, 0.0]) if up is None else up
 
     term = torch.zeros(())
     for k, foot in enumerate(FOOT_SITES):
@@ -433,7 +463,7 @@ def contact_loss(sites, contact, ground: float):
         if both.any():
             term = term + vel[both].mean() * 100.0
         if on.any():
-            sole = feet[on][..., 1].min(-1).values
+            sole = (feet[on] @ up).min(-1).values
             term = term + (sole - ground).pow(2).mean()
     return term
 
@@ -457,17 +487,21 @@ class _Problem:
     swing: object
     pairs: list
     pair_w: object
+    phases: Phases
+    cam_rot: object  # (N, 1, 3, 3) the first camera's frame to each frame's (None: a still camera)
 
-    def losses(self, root_pos, root_q, ball_q, hinge, contact=None, ground=None):
+    def losses(self, root_pos, root_q, ball_q, hinge, contact=None, ground=None, up=None):
         """Total weighted loss, its parts and the sites of the current unknowns."""
         cfg = self.cfg
         rq = root_q / root_q.norm(dim=-1, keepdim=True)
         bq = ball_q / ball_q.norm(dim=-1, keepdim=True)
         sites, _, _ = self.body.forward(root_pos, rq, bq, hinge)
+        # The unknowns live in the first camera's frame; each frame is seen by its own (turned) camera.
+        seen = sites if self.cam_rot is None else (self.cam_rot @ sites[..., None])[..., 0]
         out = {
-            "reprojection": reprojection_loss(sites, self.obs2d, self.w2d, self.px_to_m, self.focal, self.centre,
+            "reprojection": reprojection_loss(seen, self.obs2d, self.w2d, self.px_to_m, self.focal, self.centre,
                                               cfg.robust_scale),
-            "world": world_loss(sites, self.obs3d, self.w3d, self.axis_w, cfg.robust_scale),
+            "world": world_loss(seen, self.obs3d, self.w3d, self.axis_w, cfg.robust_scale),
             "smooth": smoothness_loss(sites),
             "continuity": continuity_loss(rq, bq),
             "spin": spin_loss(rq),
@@ -480,13 +514,13 @@ class _Problem:
                  + cfg.spin_weight * out["spin"] + cfg.limit_weight * out["limits"]
                  + cfg.symmetry_weight * out["symmetry"] + out["norm"])
         if contact is not None:
-            out["contact"] = contact_loss(sites, contact, ground)
+            out["contact"] = contact_loss(sites, contact, ground, up)
             total = total + cfg.contact_weight * out["contact"]
         return total, out, sites
 
 
 def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: float, centre: np.ndarray,
-             cfg: FitConfig) -> _Problem:
+             fps: float, cfg: FitConfig, cam_rot: np.ndarray | None = None) -> _Problem:
     import torch
 
     f32 = dict(dtype=torch.float32)
@@ -499,6 +533,11 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
     axis_w[..., 2] = cfg.depth_weight * vis ** cfg.depth_visibility_power
     limits = np.array([humanoid3d().bodies[j.link].limits for j in HINGE_JOINTS])
     pairs, pair_w = symmetry_pairs(track.visibility)
+    phases = detect_phases(track.torso, fps, cfg.phase, track.image, track.visibility)
+    if cfg.symmetry_weight > 0:
+        # The loss carries symmetry_weight (the flight weight): frames on the ground get their share of it.
+        ground = cfg.symmetry_ground_weight / cfg.symmetry_weight
+        pair_w = pair_w * (ground + (1.0 - ground) * phases.flight)[:, None]
     return _Problem(
         cfg=cfg, body=_TorchBody(torch),
         obs2d=torch.tensor(track.image[:, SITE_LANDMARKS], **f32), w2d=torch.tensor(vis * SITE_WEIGHTS, **f32),
@@ -507,14 +546,16 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
         w3d=torch.tensor(vis * SITE_WEIGHTS * frame_w[:, None], **f32), axis_w=torch.tensor(axis_w, **f32),
         lows=torch.tensor(limits[:, 0], **f32), highs=torch.tensor(limits[:, 1], **f32),
         swing=torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32), pairs=pairs, pair_w=torch.tensor(pair_w, **f32),
+        phases=phases, cam_rot=None if cam_rot is None else torch.tensor(cam_rot[:, None], **f32),
     )
 
 
 def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitConfig = FitConfig(),
-              progress=None) -> FitResult:
+              progress=None, camera_rotations: np.ndarray | None = None) -> FitResult:
     """Fit humanoid3d to the clean track; returns Y-up rows with the ground at y = 0.
 
-    `progress(done, total)` is called every few optimiser steps."""
+    `progress(done, total)` is called every few optimiser steps. `camera_rotations` (N, 3, 3), p_i = R_i p_0,
+    is how a panning or hand-held camera turned (motion.py); the clip is then fitted in the first camera's frame."""
     import torch
 
     torch.set_num_threads(cfg.torch_threads)
@@ -526,8 +567,16 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     init = analytic_frames(track.world * scale)
     trans = solve_translation(site_positions(init), track.image[:, SITE_LANDMARKS],
                               track.visibility[:, SITE_LANDMARKS] * SITE_WEIGHTS, focal, centre)
+    depth = np.maximum(-trans[:, 2], 0.5)
+    moving = camera_rotations is not None and not np.allclose(camera_rotations, np.eye(3), atol=1e-6)
+    if moving:
+        back = np.swapaxes(camera_rotations, -1, -2)  # each camera's frame to the first's
+        trans = (back @ trans[..., None])[..., 0]
+        init[:, ROOT_ROT] = rot.multiply(rot.from_matrix(back), init[:, ROOT_ROT])
+        init[:, ROOT_ROT] = rot.make_continuous(init[:, ROOT_ROT])
     init[:, ROOT_POS] = gaussian_smooth(trans, 1.0)
-    problem = _problem(track, track.world * scale, np.maximum(-init[:, ROOT_POS][:, 2], 0.5), focal, centre, cfg)
+    problem = _problem(track, track.world * scale, depth, focal, centre, fps, cfg,
+                       camera_rotations if moving else None)
 
     ball, hinge = split_joints(init)
     params = [torch.tensor(v, dtype=torch.float32, requires_grad=True)
@@ -545,19 +594,46 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
                 progress(done, total_steps)
         return parts
 
-    run(cfg.iterations)
-    with torch.no_grad():
-        sites = problem.losses(*params)[2]
-    contact, ground = detect_contacts(sites.numpy(), fps, cfg)
-    parts = run(cfg.contact_iterations, contact=torch.tensor(contact), ground=torch.tensor(ground, dtype=torch.float32))
+    def steady_root() -> None:
+        with torch.no_grad():
+            params[0].copy_(torch.tensor(smooth_along_rays(params[0].numpy(), cfg.depth_smooth_s * fps,
+                                                           cfg.lateral_smooth_s * fps), dtype=torch.float32))
 
-    frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground)
+    run(cfg.iterations)
+    steady_root()
+    with torch.no_grad():
+        sites = problem.losses(*params)[2].numpy()
+    feet = sites[:, FOOT_SITES[0] + FOOT_SITES[1]].mean(1)
+    shoulders = sites[:, _sites_of(L.LEFT_SHOULDER, L.RIGHT_SHOULDER)].mean(1)
+    tilt, upright_count = tilt_from_body(shoulders - feet, problem.phases.upright)
+    level = level_rotation(tilt if cfg.level_by_tilt else 0.0)
+    up = level[1]  # the world's up axis in the scene frame
+    contact, ground = detect_contacts(sites, fps, cfg, up)
+    parts = run(cfg.contact_iterations, contact=torch.tensor(contact), ground=torch.tensor(ground, dtype=torch.float32),
+                up=torch.tensor(up, dtype=torch.float32))
+    steady_root()
+
+    frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground, level)
+    camera = CameraEstimate(math.degrees(tilt), -ground, cfg.hfov_deg, upright_count, cfg.level_by_tilt)
     soles = site_positions(frames)[:, SOLE_SITES, 1]
     gravity = flight_gravity(centre_of_mass(frames)[:, 1], soles.min(axis=1) > cfg.flight_clearance, fps)
-    logger.info("fit: scale %.3f, focal %.0f px, contact frames R %d L %d, gravity check %.1f m/s^2",
-                scale, focal, int(contact[:, 0].sum()), int(contact[:, 1].sum()), gravity)
+    logger.info("fit: scale %.3f, focal %.0f px, camera tilt %.1f deg at %.2f m, contact frames R %d L %d, "
+                "gravity check %.1f m/s^2", scale, focal, camera.tilt_deg, camera.height_m, int(contact[:, 0].sum()),
+                int(contact[:, 1].sum()), gravity)
     return FitResult(frames, contact, scene_from_world, focal, gravity,
-                     {k: float(v.detach()) for k, v in parts.items()})
+                     {k: float(v.detach()) for k, v in parts.items()}, camera, problem.phases,
+                     camera_rotations if moving else None)
+
+
+def smooth_along_rays(root_pos: np.ndarray, depth_sigma: float, lateral_sigma: float) -> np.ndarray:
+    """Root positions (N, 3) in the scene frame (camera at the origin looking down -z) with the
+    distance smoothed over `depth_sigma` frames along each camera ray, and the image position over
+    `lateral_sigma` frames (both Gaussian, zero phase)."""
+    depth = np.maximum(-root_pos[:, 2], 1e-3)
+    image = root_pos[:, :2] / depth[:, None]  # the ray (image position over the focal length)
+    depth = gaussian_smooth(depth, depth_sigma)
+    image = gaussian_smooth(image, lateral_sigma)
+    return np.concatenate([image * depth[:, None], -depth[:, None]], axis=1)
 
 
 def _rows(root_pos: np.ndarray, root_q: np.ndarray, ball_q: np.ndarray, hinge: np.ndarray) -> np.ndarray:
@@ -570,10 +646,13 @@ def _rows(root_pos: np.ndarray, root_q: np.ndarray, ball_q: np.ndarray, hinge: n
     return frames
 
 
-def detect_contacts(sites: np.ndarray, fps: float, cfg: FitConfig) -> tuple[np.ndarray, float]:
-    """Feet (right, left) in contact per frame, and the ground height (scene y of the soles)."""
+def detect_contacts(sites: np.ndarray, fps: float, cfg: FitConfig, up: np.ndarray = np.array([0.0, 1.0, 0.0])
+                    ) -> tuple[np.ndarray, float]:
+    """Feet (right, left) in contact per frame, and the ground height (height of the soles along `up`,
+    the world's up axis in the scene frame)."""
     right, left = FOOT_SITES
-    soles = np.stack([sites[:, right, 1].min(1), sites[:, left, 1].min(1)], 1)
+    height = sites @ up
+    soles = np.stack([height[:, right].min(1), height[:, left].min(1)], 1)
     centre = np.stack([sites[:, right].mean(1), sites[:, left].mean(1)], 1)
     speed = np.zeros(soles.shape)
     speed[1:-1] = np.linalg.norm(centre[2:] - centre[:-2], axis=-1) * fps / 2.0
@@ -584,8 +663,12 @@ def detect_contacts(sites: np.ndarray, fps: float, cfg: FitConfig) -> tuple[np.n
     return contact, ground
 
 
-def to_world(frames: np.ndarray, ground: float) -> tuple[np.ndarray, np.ndarray]:
-    """Move scene-frame rows to a DeepMimic world: ground at y = 0, first root at x = z = 0, first heading +x."""
+def to_world(frames: np.ndarray, ground: float, level: np.ndarray = np.eye(3)) -> tuple[np.ndarray, np.ndarray]:
+    """Move scene-frame rows to a DeepMimic world: levelled by `level` (camera tilt, see camera.py), ground
+    (a height in the levelled frame) at y = 0, first root at x = z = 0, first heading +x."""
+    frames = frames.copy()
+    frames[:, ROOT_POS] = frames[:, ROOT_POS] @ level.T
+    frames[:, ROOT_ROT] = rot.multiply(rot.from_matrix(level), frames[:, ROOT_ROT])
     fwd = rot.rotate(frames[0, ROOT_ROT], np.array([1.0, 0.0, 0.0]))
     yaw = -math.atan2(-fwd[2], fwd[0])
     turn = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), yaw)
@@ -596,8 +679,8 @@ def to_world(frames: np.ndarray, ground: float) -> tuple[np.ndarray, np.ndarray]
     for start in QUAT_COLUMNS[1:]:
         out[:, start : start + 4] = rot.make_continuous(out[:, start : start + 4])
     scene_from_world = np.eye(4)
-    scene_from_world[:3, :3] = rot.to_matrix(rot.conjugate(turn))
-    scene_from_world[:3, 3] = origin
+    scene_from_world[:3, :3] = level.T @ rot.to_matrix(rot.conjugate(turn))
+    scene_from_world[:3, 3] = level.T @ origin
     return out, scene_from_world
 
 
