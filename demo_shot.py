@@ -51,9 +51,9 @@ class Place:
 # apart: the early stage on the left, the two landings facing each other so both come down on the one
 # mattress in the middle (their take-offs off it), the near miss on the right, turned to travel outwards.
 PLACES = (
-    (Place(-3.0, 0.0, 0.0, 0.0, 0), Place(-4.8, 0.0, 0.0, 0.05, 1)),
-    (Place(3.0, 0.0, 180.0, 0.0, 0), Place(4.8, 0.0, 180.0, 0.05, 1)),
-    (Place(2.2, 0.0, 0.0, 0.0, 0), Place(-2.2, 0.0, 180.0, 0.05, 1)),
+    (Place(-3.0, 0.0, 0.0, 0.0, 0), Place(-4.8, 0.0, 0.0, 0.02, 1)),
+    (Place(3.0, 0.0, 180.0, 0.0, 0), Place(4.8, 0.0, 180.0, 0.02, 1)),
+    (Place(2.2, 0.0, 0.0, 0.0, 0), Place(-2.2, 0.0, 180.0, 0.02, 1)),
 )
 MATTRESS_SIZE = (3.6, 2.0)  # m along X, Y: under both landings, clear of both take-offs
 
