@@ -169,9 +169,10 @@ def add_group_camera(context, armatures: list) -> None:
     centre = bpy.data.objects.new("Shot centre", None)
     scene.collection.objects.link(centre)
     for frame, (x, _, z) in zip(frames, roots):
-        centre.location = (x, 0.0, 0.6 + 0.3 * z)  # follow sideways, damp the flips' rise
+        centre.location = (0.5 * x, 0.0, 0.6 + 0.3 * z)  # half the group's drift: the outer characters stay in
         centre.keyframe_insert("location", frame=frame)
-    follow_camera.add_follow_camera(context, centre, offset=(0.0, -12.0, 0.5), damping=0.5, shake=0.4, seed=7)
+    follow_camera.add_follow_camera(context, centre, offset=(0.0, -13.0, 0.5), damping=0.5, shake=0.4, seed=7,
+                                  lens=30.0)
 
 
 def build(args: argparse.Namespace) -> Path:

@@ -39,7 +39,8 @@ def test_quick_demo_goes_from_the_video_to_a_shot_with_one_line_per_step(quick_d
     assert lines[-1].startswith("demo done in") and "\r" not in done.stdout
     record = json.loads((out / "demo.json").read_text())
     assert Path(record["reference"]["clip"]).is_file()
-    assert "backflip_side.mp4" in (out / "state" / "jobs.sqlite").read_bytes().decode("latin-1")
+    extract_log = (Path(record["reference"]["clip"]).parent / "log.txt").read_text()
+    assert "trainer_service extract" in extract_log and "backflip_side.mp4" in extract_log
     assert (out / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     for name in ("demo.blend", "shot/shot.mp4", "shot/contact_sheet.png"):
         assert (out / name).stat().st_size > 0, name
@@ -49,7 +50,7 @@ def test_quick_demo_goes_from_the_video_to_a_shot_with_one_line_per_step(quick_d
     assert record["training"]["early_stage"].startswith(str(out / "state" / "jobs"))
 
 
-def test_the_set_holds_every_stage_twice_apart_from_the_others_on_the_floor_or_the_mat(quick_demo) -> None:
+def test_the_set_holds_every_stage_twice_apart_from_the_others_on_the_floor_or_the_mat(addon, quick_demo) -> None:
     import bpy
 
     from backflip_addon.blender.takes import takes
@@ -73,7 +74,7 @@ def test_the_set_holds_every_stage_twice_apart_from_the_others_on_the_floor_or_t
 
     last = scene.frame_end
     starts = sorted(feet(o, 1)[:, 0].mean() for o in characters)
-    assert min(np.diff(starts)) > 1.5, f"characters start apart across the view: {starts}"
+    assert min(np.diff(starts)) > 0.8, f"characters start apart across the view: {starts}"
     mattress = bpy.data.objects["Mattress"]
     half = mattress.scale.x / 2
     for obj in characters:

@@ -141,6 +141,7 @@ class Demo:
                 training = self.client.resume_training(training.id)
             if training is not None and training.state in ("failed", "cancelled"):
                 training = None
+        reused = bool(training is not None and training.state == "done" and "early_stage" in done)
         if training is None:
             b = self.budget
             training = self.client.create_training(TrainingRequest(
@@ -157,7 +158,7 @@ class Demo:
         self.save("training", {"id": training.id, "run_dir": training.run_dir, "early_stage": stages[-1].path})
         p = training.progress
         rate = f", {p.samples_per_second:.0f} samples/s" if p.samples_per_second else ""
-        return (f"{p.samples:,} samples{rate}; stages {', '.join(str(s.index) for s in stages)} "
+        return (f"{'done before: ' if reused else ''}{p.samples:,} samples{rate}; stages {', '.join(str(s.index) for s in stages)} "
                 f"(latest: {stages[-1].label}); {curve}")
 
     def shown_stages(self) -> list[Path]:
