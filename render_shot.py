@@ -1,19 +1,21 @@
 """Render a shot headless: a PNG sequence, an mp4 and a contact sheet.
 
-    blender -b scene.blend -P render_shot.py -- --out DIR [--frames A-B] [--res WxH]
-                                                [--engine CYCLES|EEVEE|WORKBENCH] [--samples N]
+    blender -b scene.blend -P render_shot.py -- --out DIR [--camera NAME] [--frames A-B] [--size WxH]
+                                                [--fps F] [--engine CYCLES|EEVEE|WORKBENCH] [--samples N]
     python render_shot.py --blend scene.blend --out DIR ...        (with the bpy wheel)
 
-Cycles renders on the CPU by default. EEVEE and Workbench need a GPU context (EGL); without one
-Blender aborts the whole process, so they are first tried in a throwaway subprocess and the shot
-falls back to Cycles with a message when that fails. Output in DIR: frames/frame_NNNN.png,
-shot.mp4 (H.264, the scene's frame rate) and contact_sheet.png.
+The scene's own render engine is used unless --engine says otherwise. EEVEE and Workbench need a
+GPU context (EGL); without one Blender aborts the whole process, so they are first tried in a
+throwaway subprocess and the shot falls back to Cycles on the CPU, saying so, when that fails.
+Progress is one updating line; Blender's own per-frame messages are silenced. Output in DIR:
+frames/frame_NNNN.png, shot.mp4 (H.264, the scene's frame rate or --fps) and contact_sheet.png.
 
 Self-contained on purpose (bpy, numpy and the standard library only): it runs in a bare Blender.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import re
@@ -23,8 +25,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, TextIO
 
 ENGINES = {"CYCLES": "CYCLES", "EEVEE": "BLENDER_EEVEE", "WORKBENCH": "BLENDER_WORKBENCH"}
+# Blender 4.2-4.5 call EEVEE "BLENDER_EEVEE_NEXT"; 5.0 calls it "BLENDER_EEVEE" again.
+SCENE_ENGINES = {"CYCLES": "CYCLES", "BLENDER_EEVEE": "EEVEE", "BLENDER_EEVEE_NEXT": "EEVEE",
+                 "BLENDER_WORKBENCH": "WORKBENCH"}
 SHEET_MAX_CELLS = 16
 SHEET_MAX_WIDTH = 2048  # px
 GPU_PROBE_TIMEOUT = 120  # s
@@ -51,8 +57,12 @@ class ShotOptions:
     """Inclusive frame range; None uses the scene's."""
     resolution: tuple[int, int] | None = None
     """Width, height in px; None keeps the scene's (times its percentage)."""
-    engine: str = "CYCLES"
-    """CYCLES, EEVEE or WORKBENCH."""
+    engine: str | None = None
+    """CYCLES, EEVEE or WORKBENCH; None uses the scene's engine."""
+    camera: str | None = None
+    """Name of the camera object to render through; None keeps the scene camera."""
+    fps: int | None = None
+    """Frame rate of the shot (the scene's and the mp4's); None keeps the scene's. Keys are not re-timed."""
     samples: int | None = None
     """Render samples (Cycles, EEVEE); None keeps the scene's."""
     video: bool = True
@@ -93,19 +103,25 @@ def parse_args(argv: list[str]) -> ShotOptions:
     parser.add_argument("--blend", type=Path, help=".blend file to render (required outside Blender)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--frames", type=_frame_range, help="frame range A-B (inclusive) or a single frame")
-    parser.add_argument("--res", type=_resolution, help="resolution WxH in pixels")
-    parser.add_argument("--engine", default="CYCLES", type=str.upper, choices=sorted(ENGINES))
+    parser.add_argument("--size", "--res", dest="size", type=_resolution, help="resolution WxH in pixels")
+    parser.add_argument("--camera", help="camera object to render through (default: the scene camera)")
+    parser.add_argument("--fps", type=int, help="frame rate of the shot (default: the scene's)")
+    parser.add_argument("--engine", type=str.upper, choices=sorted(ENGINES), help="default: the scene's engine")
     parser.add_argument("--samples", type=int, help="render samples")
     parser.add_argument("--no-video", action="store_true", help="skip the mp4")
     args = parser.parse_args(argv)
     if args.samples is not None and args.samples < 1:
         parser.error("--samples must be at least 1")
+    if args.fps is not None and not 1 <= args.fps <= 240:
+        parser.error("--fps must be between 1 and 240")
     return ShotOptions(
         out=args.out,
         blend=args.blend,
         frames=args.frames,
-        resolution=args.res,
+        resolution=args.size,
         engine=args.engine,
+        camera=args.camera,
+        fps=args.fps,
         samples=args.samples,
         video=not args.no_video,
     )
@@ -165,11 +181,19 @@ def gpu_context_available() -> bool:
         return done.returncode == 0 and target.is_file()
 
 
-def choose_engine(requested: str) -> str:
-    if requested not in ENGINES:
+def choose_engine(requested: str | None, scene_engine: str) -> str:
+    """`requested`, else the scene's engine; Cycles when that one cannot render here (said on stdout)."""
+    if requested is not None and requested not in ENGINES:
         raise ShotError(f"Unknown engine {requested!r}", hint=f"Use one of {', '.join(sorted(ENGINES))}")
+    if requested is None:
+        requested = SCENE_ENGINES.get(scene_engine)
+        if requested is None:
+            print(f"render_shot: the scene's engine {scene_engine} is not one this script runs headless; "
+                  "rendering with Cycles on the CPU", flush=True)
+            return "CYCLES"
     if requested != "CYCLES" and not gpu_context_available():
-        print(f"render_shot: {requested} needs a GPU context (EGL), none here; rendering with Cycles on the CPU")
+        print(f"render_shot: {requested} needs a GPU context (EGL), none here; rendering with Cycles on the CPU",
+              flush=True)
         return "CYCLES"
     return requested
 
@@ -181,9 +205,25 @@ def frame_range(scene, requested: tuple[int, int] | None) -> tuple[int, int]:
     return first, last
 
 
+def set_camera(scene, name: str | None) -> None:
+    import bpy
+
+    if name is None:
+        return
+    camera = bpy.data.objects.get(name)
+    if camera is None or camera.type != "CAMERA":
+        cameras = sorted(o.name for o in bpy.data.objects if o.type == "CAMERA")
+        raise ShotError(f"No camera named {name!r}", hint=f"Use one of: {', '.join(cameras) or 'none in this file'}")
+    scene.camera = camera
+
+
 def configure(scene, options: ShotOptions, engine: str) -> None:
     render = scene.render
-    render.engine = ENGINES[engine]
+    set_camera(scene, options.camera)
+    if options.fps is not None:
+        render.fps, render.fps_base = options.fps, 1.0
+    if SCENE_ENGINES.get(render.engine) != engine:  # keep the scene's own name for it (EEVEE differs by version)
+        render.engine = ENGINES[engine]
     if engine == "CYCLES":
         scene.cycles.device = "CPU"
         if options.samples is not None:
@@ -207,22 +247,47 @@ def configure(scene, options: ShotOptions, engine: str) -> None:
 # Rendering
 
 
+@contextlib.contextmanager
+def blender_quiet() -> Iterator[TextIO]:
+    """Blender's C code prints a line per rendered frame ("Fra:", "Saved:") on file descriptor 1: point it
+    at /dev/null meanwhile. Yields a stream on the real stdout for our own progress."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    real = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield real
+    finally:
+        real.flush()
+        real.close()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def render_frames(scene, first: int, last: int, folder: Path) -> tuple[list[Path], float]:
+    """Render `first`..`last` into `folder`; progress is one line rewritten in place ("\\r")."""
     import bpy
 
     folder.mkdir(parents=True, exist_ok=True)
     paths, start = [], time.perf_counter()
     count = last - first + 1
-    for i, frame in enumerate(range(first, last + 1)):
-        tic = time.perf_counter()
-        scene.frame_set(frame)
-        path = folder / f"frame_{frame:04d}.png"
-        scene.render.filepath = str(path)
-        bpy.ops.render.render(write_still=True, scene=scene.name)
-        if not path.is_file():
-            raise ShotError(f"Blender rendered frame {frame} but wrote no file", hint=f"Check that {folder} is writable")
-        paths.append(path)
-        print(f"render_shot: frame {frame} ({i + 1}/{count}) {time.perf_counter() - tic:.2f} s", flush=True)
+    with blender_quiet() as progress:
+        for i, frame in enumerate(range(first, last + 1)):
+            scene.frame_set(frame)
+            path = folder / f"frame_{frame:04d}.png"
+            scene.render.filepath = str(path)
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+            if not path.is_file():
+                raise ShotError(f"Blender rendered frame {frame} but wrote no file",
+                                hint=f"Check that {folder} is writable")
+            paths.append(path)
+            elapsed = time.perf_counter() - start
+            left = elapsed / (i + 1) * (count - i - 1)
+            progress.write(f"\rrender_shot: frame {frame} ({i + 1}/{count}), {elapsed:.0f} s, ~{left:.0f} s left  ")
+            progress.flush()
+        progress.write("\n")
     return paths, (time.perf_counter() - start) / count
 
 
@@ -324,10 +389,11 @@ def render_shot(options: ShotOptions) -> ShotResult:
     open_blend(options.blend)
     scene = bpy.context.scene
     first, last = frame_range(scene, options.frames)
-    engine = choose_engine(options.engine)
+    engine = choose_engine(options.engine, scene.render.engine)
     configure(scene, options, engine)
     out = prepare_output(options.out)
-    print(f"render_shot: {scene.name} frames {first}-{last} with {engine} into {out}", flush=True)
+    print(f"render_shot: {scene.name} frames {first}-{last} through {scene.camera.name} with {engine} "
+          f"at {scene.render.fps / scene.render.fps_base:g} fps into {out}", flush=True)
     frames, per_frame = render_frames(scene, first, last, out / "frames")
     size = (
         scene.render.resolution_x * scene.render.resolution_percentage // 100,
@@ -335,7 +401,8 @@ def render_shot(options: ShotOptions) -> ShotResult:
     )
     video = None
     if options.video:
-        video = encode_video(frames, out / "shot.mp4", scene.render.fps, scene.render.fps_base, size)
+        with blender_quiet():
+            video = encode_video(frames, out / "shot.mp4", scene.render.fps, scene.render.fps_base, size)
     sheet = contact_sheet(frames, out / "contact_sheet.png")
     print(f"render_shot: {len(frames)} frames, {per_frame:.2f} s per frame; wrote {video or 'no video'} and {sheet}")
     return ShotResult(frames=frames, video=video, contact_sheet=sheet, engine=engine, seconds_per_frame=per_frame)
