@@ -43,12 +43,8 @@ def test_zip_holds_the_addon_only(built_zip: Path) -> None:
     names = zipfile.ZipFile(built_zip).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert "backflip_addon/core/humanoid3d.json" in names
-<<<<<<< HEAD
     assert {"backflip_addon/presets/bone_maps/mixamo.json", "backflip_addon/presets/bone_maps/rigify.json"} <= set(names)
-    for excluded in ("trainer_service/", "tests/", "bench/", "assets/", ".venv/", "render_shot.py"):
-=======
     for excluded in ("trainer_service/", "tests/", "bench/", "assets/", ".venv/", "render_shot.py", "demo_shot.py"):
->>>>>>> h18
         assert not any(n.startswith(excluded) for n in names), excluded
 
 
