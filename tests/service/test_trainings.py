@@ -76,9 +76,8 @@ def test_training_lifecycle_over_http(services, tmp_path):
 
 
 def test_stopping_the_service_checkpoints_the_training_and_the_next_start_resumes_it(services, tmp_path):
-    import torch
-
     from backflip_addon.client.service import stop_service
+    from trainer_service.rl import checkpoint
 
     state = tmp_path / "state"
     client = services.start(state)
@@ -90,7 +89,7 @@ def test_stopping_the_service_checkpoints_the_training_and_the_next_start_resume
     assert stop_service(state)
     assert not (state / "service.json").exists(), "a service that stops removes its service.json"
     run = state / "jobs" / training.id / "run"
-    saved = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)["state"]["samples"]
+    saved = checkpoint.read(run / "checkpoint.pt")["state"]["samples"]
     assert saved >= seen, "the stop saved a checkpoint past the last stage's"
     client = services.start(state)
     wait_for(lambda: client.training(training.id).progress.samples > saved, 240, "the training to resume")
