@@ -222,9 +222,9 @@ def build(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     from backflip_addon.core.errors import BackflipError
+    from render_shot import script_argv
 
-    args = parse_args(sys.argv[sys.argv.index("--") + 1:] if argv is None and "--" in sys.argv
-                      else sys.argv[1:] if argv is None else argv)
+    args = parse_args(script_argv() if argv is None else argv)
     try:
         build(args)
     except BackflipError as exc:
