@@ -50,8 +50,31 @@ def test_milestones_fire_once():
     m = verdict(350.0, landed=True, holds=False, normalised_return=0.21)
     assert stages.milestone_reasons(m, reached, 0.03) == ["first landing"]
     m = verdict(360.0, landed=True, holds=True, normalised_return=0.22)
-    assert stages.milestone_reasons(m, reached, 0.03) == ["first landing that holds"]
+    assert stages.milestone_reasons(m, reached, 0.03) == ["best landing", "first landing that holds"]
     assert stages.milestone_reasons(m, reached, 0.03) == []
+
+
+def test_a_better_landing_is_kept_below_the_best_return_margin_and_a_fall_never_is():
+    reached = stages.Milestones()
+    assert "first landing" in stages.milestone_reasons(verdict(380.0, True, False, 0.60), reached, 0.03)
+    assert stages.milestone_reasons(verdict(380.0, True, False, 0.59), reached, 0.03) == []
+    assert stages.milestone_reasons(verdict(380.0, False, False, 0.62), reached, 0.03) == []  # no landing
+    assert stages.milestone_reasons(verdict(380.0, True, False, 0.61), reached, 0.03) == ["best landing"]
+    assert reached.best_landing == 0.61 and reached.best_return == 0.60
+
+
+def test_milestones_judge_the_checks_medians_not_the_deterministic_rollout():
+    runs = [verdict(400.0, landed=False, holds=False, normalised_return=0.70),
+            verdict(380.0, landed=True, holds=False, normalised_return=0.50),
+            verdict(390.0, landed=True, holds=False, normalised_return=0.60),
+            verdict(100.0, landed=False, holds=False, normalised_return=0.20)]
+    assert stages.check_summary(runs) == (0.55, 385.0, True)  # two of four landed: half is enough
+    assert stages.check_summary(runs[:1] + runs[2:])[2] is False  # one of three is not
+    m = runs[0]
+    m.check_return, m.check_rotation_deg, m.check_landed = stages.check_summary(runs)
+    reached = stages.Milestones()
+    assert stages.milestone_reasons(m, reached, 0.03) == ["first full rotation", "first landing", "best return"]
+    assert reached.best_return == 0.55
 
 
 def test_stage_folder_is_complete_and_rollout_rejudges(tmp_path, backflip_rows):
@@ -85,7 +108,10 @@ def test_shipped_stages_load_as_records_and_rejudge_to_their_verdicts():
     entries = stages.read_index(SHIPPED)
     assert [e.folder for e in entries] == sorted(p.name for p in SHIPPED.glob("stage_*"))
     raw = json.loads((SHIPPED / stages.INDEX_NAME).read_text())["stages"]
-    assert [json.loads(json.dumps(stages.dataclasses.asdict(e))) for e in entries] == raw, "read and write agree"
+    written = [json.loads(json.dumps(stages.dataclasses.asdict(e))) for e in entries]
+    newer = {"check_return", "check_landed"}  # fields from after the shipped run read as None
+    assert all(d[k] is None for d in written for k in newer)
+    assert [{k: v for k, v in d.items() if k not in newer} for d in written] == raw, "read and write agree"
     labels = set()
     for entry in entries:
         metrics = stages.read_metrics(entry.path(SHIPPED))

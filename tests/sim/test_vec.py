@@ -39,6 +39,24 @@ def test_vec_env_steps_and_auto_resets(backflip) -> None:
         np.testing.assert_array_equal(vec.reset()[1], expected)
 
 
+def test_every_step_field_through_shared_memory_matches_the_in_process_core(backflip) -> None:
+    """3 envs on 2 workers (rows 0-1 and 2 of the shared block) agree field by field with one WorkerCore
+    holding the same seeds, across auto-resets."""
+    actions = np.random.default_rng(4).normal(0.0, 0.1, (9, 3, 28))
+    core = WorkerCore(backflip.frames, backflip.loop, SHORT.to_dict(), seeds=[5, 6, 7])
+    with VecEnv(backflip, SHORT, num_envs=3, seed=5, num_workers=2) as vec:
+        np.testing.assert_array_equal(vec.reset(), core.reset())
+        for step in range(9):
+            obs, reward, terminated, truncated, info = vec.step(actions[step])
+            expected = core.step(actions[step])
+            np.testing.assert_array_equal(obs, expected.obs)
+            np.testing.assert_array_equal(reward, expected.reward)
+            np.testing.assert_array_equal(terminated | truncated, expected.terminated | expected.truncated)
+            for name in ("final_obs", "episode_return", "episode_length", "fell", "time"):
+                np.testing.assert_array_equal(info[name], getattr(expected, name), err_msg=name)
+    core.close()
+
+
 def test_worker_core_is_a_plain_class(backflip) -> None:
     core = WorkerCore(backflip.frames, backflip.loop, SHORT.to_dict(), seeds=[0, 1])
     assert core.reset().shape == (2, 197)

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; continue with: --out {args.out} --resume", file=sys.stderr)
         return 130
-    summary = {"samples": state.samples, "iterations": state.iterations, "jumps": state.episodes,
+    summary = {"samples": state.samples, "iterations": state.iterations, "jumps": state.attempts, "episodes": state.episodes,
                "wall_seconds": round(state.wall_seconds, 1), "stages": len(state.stages),
                "first_landing": _as_dict(stages.first_landing(state.stages)), "out": str(args.out)}
     print(json.dumps(summary))

@@ -16,10 +16,15 @@ from backflip_addon.core.errors import InvalidInputError
 from trainer_service.sim.config import SimConfig
 
 
+TRAINING_PHYSICS_HZ = 120
+"""Hz: physics rate of training's rollouts (1.88x the simulator rate of 240 Hz, measured in
+bench/sim_throughput.py); the milestone checks and kept stages run at `StageConfig.eval_physics_hz`"""
+
+
 def training_sim_config() -> SimConfig:
     """The simulator as training uses it unless a config says otherwise: the reference pose of the coming
-    step in the observation (see sim/observation.py)."""
-    return SimConfig(target_obs=True)
+    step in the observation (see sim/observation.py), physics at `TRAINING_PHYSICS_HZ`."""
+    return SimConfig(target_obs=True, physics_hz=TRAINING_PHYSICS_HZ)
 
 
 @dataclass
@@ -90,10 +95,16 @@ class StageConfig:
     stages_per_decade: int = 4
     """log-spaced stages per factor of ten in samples (4: 100k, 178k, 316k, 562k, 1M, ...)"""
     eval_every_samples: int = 50_000
-    """samples between milestone checks (first full rotation, first landing, best return); a check is one
-    deterministic rollout (~0.3 s), the perturbed ones run only for a stage that is kept"""
+    """samples between milestone checks (first full rotation, first landing, best landing, best return); a
+    check is the median of the deterministic rollout and the `perturbed_rollouts` perturbed ones (~1.2 s):
+    one deterministic rollout alone wandered by +-0.03 from one check to the next"""
+    eval_physics_hz: int = 240
+    """Hz: physics rate of the milestone checks and of the simulator a kept stage records for its rollouts
+    (training may run coarser, see `TRAINING_PHYSICS_HZ`): a stage is rolled out where it was shown to
+    land, and 240 Hz lands open-loop replays that 120 Hz does not (DESIGN.md); 0 = the training rate"""
     best_return_margin: float = 0.03
-    """a new best normalised return becomes a stage only if it beats the last best-return stage by this"""
+    """a new best normalised return becomes a stage only if it beats the last best-return stage by this
+    (a better landing is kept without this margin: see the "best landing" milestone)"""
     extra_seconds: float = 1.5
     """how long the evaluation rollout continues past the clip's end (s)"""
     perturbed_rollouts: int = 3
@@ -143,7 +154,7 @@ class TrainConfig:
         not_negative = {"minutes": self.minutes, "checkpoint_seconds": self.checkpoint_seconds,
                         "hold_seconds": self.hold_seconds, "ppo.num_envs": p.num_envs, "ppo.clip_coef": p.clip_coef,
                         "ppo.ent_coef": p.ent_coef, "ppo.max_grad_norm": p.max_grad_norm, "ppo.target_kl": p.target_kl,
-                        "ppo.update_threads": p.update_threads,
+                        "ppo.update_threads": p.update_threads, "stages.eval_physics_hz": st.eval_physics_hz,
                         "stages.extra_seconds": st.extra_seconds, "stages.perturbed_rollouts": st.perturbed_rollouts,
                         "stages.perturb_std": st.perturb_std}
         for name, value in positive.items():

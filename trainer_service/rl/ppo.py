@@ -74,6 +74,8 @@ class Rollout:
     last_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     episode_returns: list[float] = field(default_factory=list)
     episode_lengths: list[int] = field(default_factory=list)
+    episode_end_times: list[float] = field(default_factory=list)
+    """clip time (s) each finished episode reached (see attempts.count_attempts)"""
     raw_reward_sum: float = 0.0
     terminations: int = 0
 
@@ -109,6 +111,7 @@ def collect(envs, agent: Agent, obs: np.ndarray, num_steps: int) -> tuple[Rollou
         for i in np.flatnonzero(done):
             ro.episode_returns.append(float(info["episode_return"][i]))
             ro.episode_lengths.append(int(info["episode_length"][i]))
+            ro.episode_end_times.append(float(info["time"][i]))
     ro.values[:] = agent.values(ro.obs)
     ro.last_values = agent.values(obs)
     if time_limits:

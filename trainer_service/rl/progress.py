@@ -2,6 +2,8 @@
 learning-curve PNG, all from the same per-iteration record.
 
 `progress.jsonl` holds one JSON object per iteration (and one per evaluation, with "event": "eval").
+Beside the per-iteration `charts/samples_per_second`, `charts/jumps_per_hour` is the run's jumps tried
+(`attempts`, see attempts.py) per hour of training so far: one iteration holds only a handful of them.
 On resume, lines past the checkpoint are dropped so the file always describes one timeline.
 """
 from __future__ import annotations
@@ -86,7 +88,10 @@ class Progress:
             self._postfix["eval"] = f"eval {record['eval/normalised_return']:.2f} ({record['eval/label']})"
         if self._bar is not None:
             self._bar.update(record["samples"] - self._samples)
-            text = " · ".join([f"it {record['iterations']}", f"jumps {record['episodes']:,}", *self._postfix.values()])
+            if "charts/jumps_per_hour" in record:  # an iteration's record (not an evaluation's)
+                self._postfix["speed"] = (f"{record['charts/samples_per_second']:,.0f} samples/s · jumps "
+                                          f"{record['attempts']:,} ({record['charts/jumps_per_hour']:,.0f}/h)")
+            text = " · ".join([f"it {record['iterations']}", *self._postfix.values()])
             self._bar.set_postfix_str(text, refresh=False)
         self._samples = record["samples"]
 
@@ -120,13 +125,18 @@ def draw_learning_curve(run_dir: Path, stages: list, control_hz: float = 30.0) -
         seconds.set_ylim(bottom=0)
     if evals:
         ax.plot([r["samples"] / 1e6 for r in evals], [r["eval/normalised_return"] for r in evals], "o-",
-                color="#ff7f0e", ms=3, label="deterministic rollout from clip start: normalised return")
+                color="#ff7f0e", ms=3, label="check from clip start: median normalised return")
     for s in stages:
         ax.axvline(s.samples / 1e6, color="#2ca02c" if s.landed else "#999999", lw=0.6, ls=":")
     ax.axhline(0.729, color="#d62728", lw=0.8, ls="--", label="DeepMimic backflip 0.729")
     ax.set_xlabel("samples (millions)")
     ax.set_ylabel("normalised return")
     ax.set_ylim(0, 1)
+    if train and "charts/jumps_per_hour" in train[-1]:
+        last = train[-1]
+        ax.set_title(f"{last['samples'] / max(last['wall_seconds'], 1e-9):,.0f} samples/s · "
+                     f"{last['charts/jumps_per_hour']:,.0f} jumps tried per hour ({last['attempts']:,} in "
+                     f"{last['wall_seconds'] / 60:.0f} min)", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()

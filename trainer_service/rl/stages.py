@@ -63,22 +63,30 @@ class Milestones:
     """first landing after which nothing but the feet touches until the rollout ends: the clean landing a
     film tells; the first landing may still fall over later"""
     best_return: float = -1.0
+    best_landing: float = -1.0
+    """the highest check return among the landed checks so far (-1: none landed yet)"""
 
 
 def milestone_reasons(metrics: "StageMetrics", reached: Milestones, margin: float) -> list[str]:
-    """Milestones that an evaluation newly reaches (updates `reached`)."""
+    """Milestones that a check newly reaches (updates `reached`), judged on the check's medians (see
+    `StageMetrics.check_return`); "best landing" is a landed check above every earlier landed one."""
     reasons = []
-    if not reached.first_rotation and metrics.rotation_deg >= judge.LANDING_ROTATION:
+    check_return, rotation, landed = metrics.check()
+    if not reached.first_rotation and rotation >= judge.LANDING_ROTATION:
         reached.first_rotation = True
         reasons.append("first full rotation")
-    if not reached.first_landing and metrics.landed:
+    if landed and not reached.first_landing:
         reached.first_landing = True
         reasons.append("first landing")
+    elif landed and check_return > reached.best_landing:
+        reasons.append("best landing")
+    if landed:
+        reached.best_landing = max(reached.best_landing, check_return)
     if not reached.first_hold and metrics.landed and metrics.holds:
         reached.first_hold = True
         reasons.append("first landing that holds")
-    if metrics.normalised_return >= reached.best_return + margin:
-        reached.best_return = metrics.normalised_return
+    if check_return >= reached.best_return + margin:
+        reached.best_return = check_return
         reasons.append("best return")
     return reasons
 
@@ -106,6 +114,13 @@ class StageMetrics(judge.Judgement):
     """None until the perturbed rollouts ran (they run only for a stage that is kept)"""
     perturbed_landed: int | None = None
     perturbed_mean_return: float | None = None
+    check_return: float | None = None
+    """median normalised return of the deterministic and the perturbed rollouts: what milestones judge
+    (None in stages from before the median checks: the deterministic return stands in)"""
+    check_rotation_deg: float | None = None
+    """median rotation of the same rollouts"""
+    check_landed: bool | None = None
+    """at least half of the same rollouts landed"""
     samples: int = 0
     iterations: int = 0
     episodes: int = 0
@@ -115,6 +130,13 @@ class StageMetrics(judge.Judgement):
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def check(self) -> tuple[float, float, bool]:
+        """(return, rotation, landed) of the check: the medians, or the deterministic rollout's alone in a
+        record from before them."""
+        if self.check_return is None:
+            return self.normalised_return, self.rotation_deg, self.landed
+        return self.check_return, self.check_rotation_deg, bool(self.check_landed)
 
     @classmethod
     def from_dict(cls, data: dict) -> "StageMetrics":
@@ -145,6 +167,8 @@ class StageEntry:
     first_ground_body: str | None = None
     time_until_fall: float | None = None
     perturbed_landed: int | None = None
+    check_return: float | None = None
+    check_landed: bool | None = None
 
     def __post_init__(self) -> None:
         # The index travels with run folders copied between machines: a folder name is never a path.
@@ -231,26 +255,28 @@ def _rollout_steps(env, clip_duration: float, config: StageConfig) -> int:
 
 
 def evaluate(env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float, config: StageConfig,
-             seed: int = 0, perturbed: bool = True) -> tuple[StageMetrics, Rollout]:
-    """Deterministic rollout from the clip's start, plus (with `perturbed`) the seeded noisy ones of
-    `add_perturbed`; milestone checks judge the deterministic one alone."""
-    main = run_rollout(env, policy, _rollout_steps(env, clip_duration, config), seed=seed)
-    metrics = rollout_metrics(main, clip_duration)
-    if perturbed:
-        add_perturbed(metrics, env, policy, clip_duration, config, seed)
-    return metrics, main
-
-
-def add_perturbed(metrics: StageMetrics, env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float,
-                  config: StageConfig, seed: int = 0) -> None:
-    """Fill `metrics.perturbed*` from `perturbed_rollouts` seeded rollouts with Gaussian noise on the actions."""
+             seed: int = 0) -> tuple[StageMetrics, Rollout]:
+    """One check: the deterministic rollout from the clip's start (the stage's rollout and label) and
+    `perturbed_rollouts` seeded ones with Gaussian noise on the actions; the check's medians over all of
+    them (see `check_summary`) are what milestones judge."""
     steps = _rollout_steps(env, clip_duration, config)
+    main = run_rollout(env, policy, steps, seed=seed)
+    metrics = rollout_metrics(main, clip_duration)
     runs = [rollout_metrics(run_rollout(env, policy, steps, config.perturb_std, seed=seed + 1 + k), clip_duration)
             for k in range(config.perturbed_rollouts)]
     metrics.perturbed = [PerturbedMetrics(m.normalised_return, m.rotation_deg, m.landed, m.label, m.time_until_fall)
                          for m in runs]
     metrics.perturbed_landed = sum(m.landed for m in runs)
     metrics.perturbed_mean_return = float(np.mean([m.normalised_return for m in runs])) if runs else None
+    metrics.check_return, metrics.check_rotation_deg, metrics.check_landed = check_summary([metrics, *runs])
+    return metrics, main
+
+
+def check_summary(runs: list[StageMetrics]) -> tuple[float, float, bool]:
+    """(median normalised return, median rotation, landed) over a check's rollouts; landed = at least
+    half of them landed (the deterministic one with one of three perturbed ones is enough)."""
+    return (float(np.median([m.normalised_return for m in runs])), float(np.median([m.rotation_deg for m in runs])),
+            2 * sum(m.landed for m in runs) >= len(runs))
 
 
 # --- on disk -------------------------------------------------------------------------------------
@@ -312,8 +338,9 @@ def read_index(run_dir: Path) -> list[StageEntry]:
 
 
 def first_landing(entries: list[StageEntry]) -> StageEntry | None:
-    """The first landed stage of a `stages.json` index, or None."""
-    return next((e for e in entries if e.landed), None)
+    """The first stage of a `stages.json` index whose check landed (see `check_summary`; in stages from
+    before the median checks, whose deterministic rollout landed), or None."""
+    return next((e for e in entries if (e.landed if e.check_landed is None else e.check_landed)), None)
 
 
 def first_hold(entries: list[StageEntry]) -> StageEntry | None:
@@ -340,6 +367,8 @@ class RunState:
     """PPO updates"""
     episodes: int = 0
     """training episodes finished"""
+    attempts: int = 0
+    """training episodes that were attempts at the move: "jumps tried" (see attempts.py)"""
     wall_seconds: float = 0.0
     """training time over all sessions (s), evaluations and checkpoints included"""
     next_stage_samples: int = 0
@@ -372,8 +401,11 @@ class RunState:
         if pending is not None:
             pending = PendingStage(int(pending["index"]), StageMetrics.from_dict(pending["metrics"]))
         milestones = dict(data.get("milestones", {}))
-        # Checkpoints from before the "first landing that holds" milestone: read it off the stage list.
+        # Checkpoints from before the "first landing that holds" and "best landing" milestones: read them
+        # off the stage list.
         milestones.setdefault("first_hold", first_hold(entries) is not None)
+        milestones.setdefault("best_landing", max((e.normalised_return if e.check_return is None else e.check_return
+                                                   for e in entries if e.landed), default=-1.0))
         check_keys(Milestones, milestones)
         return _record(cls, {**data, "stages": entries, "pending_stage": pending,
                              "milestones": Milestones(**milestones)})
@@ -390,11 +422,8 @@ class Evaluator:
     config: StageConfig
     seed: int
 
-    def evaluate(self, perturbed: bool) -> tuple[StageMetrics, Rollout]:
-        return evaluate(self.env, self.policy, self.clip_duration, self.config, self.seed, perturbed)
-
-    def add_perturbed(self, metrics: StageMetrics) -> None:
-        add_perturbed(metrics, self.env, self.policy, self.clip_duration, self.config, self.seed)
+    def evaluate(self) -> tuple[StageMetrics, Rollout]:
+        return evaluate(self.env, self.policy, self.clip_duration, self.config, self.seed)
 
 
 class StageKeeper:
@@ -430,10 +459,13 @@ class StageKeeper:
         if not fresh and (not force_reason or (s.stages and s.stages[-1].samples == s.samples)):
             return  # this policy was judged (and kept if it earned it) a moment ago
         if fresh:
-            metrics, rollout = self.evaluator.evaluate(perturbed=False)  # perturbed ones only for a kept stage
+            metrics, rollout = self.evaluator.evaluate()
             self._last_eval = (s.samples, metrics, rollout)
-            self.record({"event": "eval", **s.counters(), "eval/normalised_return": metrics.normalised_return,
-                         "eval/rotation_deg": metrics.rotation_deg, "eval/landed": float(metrics.landed),
+            check_return, rotation, landed = metrics.check()
+            self.record({"event": "eval", **s.counters(), "eval/normalised_return": check_return,
+                         "eval/rotation_deg": rotation, "eval/landed": float(landed),
+                         "eval/deterministic_return": metrics.normalised_return,
+                         "eval/landed_rollouts": float(metrics.landed + (metrics.perturbed_landed or 0)),
                          "eval/label": metrics.label})
         metrics, rollout = self._last_eval[1:]
         reasons = milestone_reasons(metrics, s.milestones, cfg.best_return_margin)
@@ -443,8 +475,6 @@ class StageKeeper:
             s.next_eval_samples += cfg.eval_every_samples
         s.next_stage_samples = scheduled_samples(cfg, s.samples)
         if reasons:
-            if metrics.perturbed is None:
-                self.evaluator.add_perturbed(metrics)
             self._keep(reasons, metrics, rollout)
 
     def _keep(self, reasons: list[str], evaluation: StageMetrics, rollout: Rollout) -> None:
@@ -484,7 +514,7 @@ class StageKeeper:
             else:
                 log.info("finishing stage %d, interrupted by the kill", pending.index)
                 metrics = pending.metrics
-                _, rollout = self.evaluator.evaluate(perturbed=True)
+                _, rollout = self.evaluator.evaluate()
                 self._write(metrics, rollout)
             if all(e.index != pending.index for e in s.stages):
                 s.stages.append(StageEntry.of(metrics))

@@ -30,7 +30,7 @@ from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError, NotFoundError
 from backflip_addon.core.files import atomic_write_text
 
-from . import checkpoint, ppo, progress, stages
+from . import attempts, checkpoint, ppo, progress, stages
 from .checkpoint import CHECKPOINT_NAME
 from .config import TrainConfig, to_dict
 from .networks import DeterministicPolicy, PolicySnapshot
@@ -58,9 +58,16 @@ def read_run_config(run_dir: Path) -> TrainConfig:
     return config
 
 
+def checked_sim_config(sim_config, physics_hz: int):
+    """The training SimConfig at the physics rate of the milestone checks (`StageConfig.eval_physics_hz`,
+    0 = the training rate): what a kept stage's config.json records, so a stage is rolled out at the rate
+    where it was shown to land."""
+    return dataclasses.replace(sim_config, physics_hz=physics_hz or sim_config.physics_hz)
+
+
 def eval_sim_config(sim_config, seconds: float):
-    """The evaluation variant of the training SimConfig: start at the clip's start, no early
-    termination, long enough to see what happens after the clip ends."""
+    """The evaluation variant of a SimConfig: start at the clip's start, no early termination, long
+    enough to see what happens after the clip ends."""
     return dataclasses.replace(sim_config, rsi=False, fall_termination=False, pose_termination_distance=0.0,
                                episode_seconds=seconds)
 
@@ -117,12 +124,18 @@ class Trainer:
         self.progress: progress.Progress | None = None
         self.keeper: stages.StageKeeper | None = None
         self.max_episode_steps = 1
+        self.takeoff = attempts.takeoff_time(self.clip)
         self._last_checkpoint = 0.0
 
     @property
     def sim_config(self):
         """The simulator this run trains in."""
         return self.config.sim
+
+    @property
+    def checked_sim_config(self):
+        """The simulator of the milestone checks and of the kept stages' rollouts."""
+        return checked_sim_config(self.config.sim, self.config.stages.eval_physics_hz)
 
     # --- the run folder ----------------------------------------------------------------------
     def _claim_folder(self) -> None:
@@ -152,7 +165,7 @@ class Trainer:
 
     def _stage_config(self) -> dict:
         """A stage's config.json: the run's config, its simulator on its own (what a rollout needs) and the clip."""
-        return {"train": to_dict(self.config), "sim": self.sim_config.to_dict(), "clip": self.clip.name}
+        return {"train": to_dict(self.config), "sim": self.checked_sim_config.to_dict(), "clip": self.clip.name}
 
     # --- the loop ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -166,7 +179,7 @@ class Trainer:
         random.seed(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         seconds = self.clip.duration + self.config.stages.extra_seconds + 0.5
-        self.eval_env = ImitationEnv(self.train_clip, eval_sim_config(self.sim_config, seconds), seed=cfg.seed)
+        self.eval_env = ImitationEnv(self.train_clip, eval_sim_config(self.checked_sim_config, seconds), seed=cfg.seed)
         self.agent = ppo.Agent(self.eval_env.observation_size, self.eval_env.action_size, cfg)
         seconds = min(self.sim_config.episode_seconds, self.train_clip.duration if self.train_clip.loop == "none" else 1e9)
         self.max_episode_steps = max(1, int(round(seconds * self.sim_config.control_hz)))
@@ -247,10 +260,14 @@ class Trainer:
             s.samples += cfg.num_steps * num_envs
             s.iterations += 1
             s.episodes += len(rollout.episode_returns)
+            s.attempts += attempts.count_attempts(
+                rollout.episode_end_times, np.asarray(rollout.episode_lengths) / self.sim_config.control_hz,
+                self.takeoff, self.clip.duration if self.train_clip.loop == "wrap" else None)
             s.wall_seconds += t2 - t0
             record = {**s.counters(), **metrics,
                       "charts/reward_per_step": rollout.raw_reward_sum / (cfg.num_steps * num_envs),
                       "charts/samples_per_second": cfg.num_steps * num_envs / (t2 - t0),
+                      "attempts": s.attempts, "charts/jumps_per_hour": 3600.0 * s.attempts / max(s.wall_seconds, 1e-9),
                       "charts/rollout_seconds": t1 - t0, "charts/update_seconds": t2 - t1,
                       "charts/update_threads": threads, "machine/load_1min": os.getloadavg()[0]}
             if rollout.episode_returns:

@@ -1,7 +1,9 @@
 """VecEnv: N ImitationEnvs stepped with one call over worker processes, auto-resetting.
 
 One pybullet world per env, one worker process per core (each holding a slice of the envs),
-OMP_NUM_THREADS=1 in the workers. The per-slice logic is `WorkerCore`, a plain class that a Ray
+OMP_NUM_THREADS=1 in the workers. Actions and step results travel through one block of shared memory
+(numpy views on both sides, see `SharedSteps`); the pipe to each worker carries only the command and its
+"done" reply. The per-slice logic is `WorkerCore`, a plain class that a Ray
 actor can wrap (`ray.remote(WorkerCore).remote(frames, loop, config_dict, seeds)`), with the same
 `reset()` / `step(actions)` as the local worker loop.
 
@@ -53,6 +55,43 @@ class StepResult:
     time: np.ndarray  # (k,) float64 clip time reached by the step
 
 
+_STEP_FIELDS = ("obs", "reward", "terminated", "truncated", "final_obs", "episode_return", "episode_length", "fell",
+                "time")
+
+
+class SharedSteps:
+    """Numpy views on one shared block: the actions of all envs and every `StepResult` field.
+
+    The parent writes actions and reads results; worker k reads and writes only its own rows, between a
+    command and its reply on the pipe, so the pipe's message order is the only synchronisation needed.
+    """
+
+    def __init__(self, num_envs: int, obs_size: int, buffer=None, context=None) -> None:
+        layout = {"actions": (np.float64, ACTION_SIZE), "obs": (np.float32, obs_size),
+                  "final_obs": (np.float32, obs_size), "reward": (np.float32, 0), "terminated": (np.bool_, 0),
+                  "truncated": (np.bool_, 0), "fell": (np.bool_, 0), "time": (np.float64, 0),
+                  "episode_return": (np.float64, 0), "episode_length": (np.float64, 0)}
+        offsets, size = {}, 0
+        for name, (dtype, width) in layout.items():
+            offsets[name] = size
+            size += -(-num_envs * max(width, 1) * np.dtype(dtype).itemsize // 8) * 8  # 8-byte aligned
+        self.buffer = buffer if buffer is not None else context.RawArray("B", size)
+        raw = np.frombuffer(self.buffer, dtype=np.uint8)
+        self.views: dict[str, np.ndarray] = {}
+        for name, (dtype, width) in layout.items():
+            count = num_envs * max(width, 1)
+            view = raw[offsets[name]: offsets[name] + count * np.dtype(dtype).itemsize].view(dtype)
+            self.views[name] = view.reshape(num_envs, width) if width else view
+
+    def write(self, rows: slice, result: "StepResult") -> None:
+        for name in _STEP_FIELDS:
+            self.views[name][rows] = getattr(result, name)
+
+    def read(self) -> StepResult:
+        """A copy of every env's last step (the views change with the next one)."""
+        return StepResult(**{name: self.views[name].copy() for name in _STEP_FIELDS})
+
+
 class WorkerCore:
     """A slice of envs in this process: reset / step with numpy arrays, auto-resetting."""
 
@@ -97,18 +136,25 @@ class WorkerCore:
             env.close()
 
 
-def _worker_main(conn, frames: np.ndarray, loop: str, config: dict, seeds: list[int]) -> None:
-    """Process body: serve reset / step / close until told to stop; errors go back as messages."""
+def _worker_main(conn, frames: np.ndarray, loop: str, config: dict, seeds: list[int], buffer, num_envs: int,
+                 first: int) -> None:
+    """Process body: serve reset / step / close until told to stop, on rows `first`.. of the shared block;
+    errors go back as messages."""
     core = None
     try:
         core = WorkerCore(frames, loop, config, seeds)
+        shared = SharedSteps(num_envs, core.envs[0].observation_size, buffer)
+        rows = slice(first, first + len(seeds))
         conn.send(("ok", None))
         while True:
-            command, payload = conn.recv()
+            command, _payload = conn.recv()
             if command == "close":
                 break
-            result = core.reset() if command == "reset" else core.step(payload)
-            conn.send(("ok", result))
+            if command == "reset":
+                shared.views["obs"][rows] = core.reset()
+            else:
+                shared.write(rows, core.step(shared.views["actions"][rows]))
+            conn.send(("ok", None))
     except (KeyboardInterrupt, EOFError):
         pass  # the parent went away or asked us to stop
     except Exception as exc:  # report every failure to the parent instead of dying silently
@@ -152,13 +198,15 @@ class VecEnv:
         self._procs: list = []
         context = mp.get_context("spawn")
         frames, config_dict = np.asarray(clip.frames), config.to_dict()
+        self._shared = SharedSteps(self.num_envs, self.observation_size, context=context)
         try:
             with _single_threaded_children():
                 for part in self._slices:
                     parent, child = context.Pipe()
                     seeds = [seed + int(i) for i in part]
                     proc = context.Process(
-                        target=_worker_main, args=(child, frames, clip.loop, config_dict, seeds), daemon=True,
+                        target=_worker_main, daemon=True,
+                        args=(child, frames, clip.loop, config_dict, seeds, self._shared.buffer, self.num_envs, int(part[0])),
                         name=f"backflip-sim-{part[0]}",
                     )
                     proc.start()
@@ -172,8 +220,9 @@ class VecEnv:
 
     def reset(self) -> np.ndarray:
         """(N, obs) float32 first observations of fresh episodes."""
-        self._send_all("reset", [None] * len(self._conns))
-        return np.concatenate(self._gather())
+        self._send_all("reset")
+        self._gather()
+        return self._shared.views["obs"].copy()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         """obs (N, obs), reward (N,), terminated (N,), truncated (N,), info with final_obs and episode stats."""
@@ -186,24 +235,22 @@ class VecEnv:
         if not np.all(np.isfinite(actions)):
             bad = sorted({int(i) for i in np.nonzero(~np.isfinite(actions))[0]})
             raise InvalidInputError(f"actions of env(s) {bad} hold NaN or infinity", "check the policy output")
-        self._send_all("step", [actions[part] for part in self._slices])
-        parts: list[StepResult] = self._gather()
-        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-        info = {
-            "final_obs": cat("final_obs"),
-            "episode_return": cat("episode_return"),
-            "episode_length": cat("episode_length"),
-            "fell": cat("fell"),
-            "time": cat("time"),
-        }
-        return cat("obs"), cat("reward"), cat("terminated"), cat("truncated"), info
+        if not self._conns:
+            raise SimWorkerError("the simulator workers are closed", "create a new VecEnv")
+        self._shared.views["actions"][:] = actions
+        self._send_all("step")
+        self._gather()
+        r = self._shared.read()
+        info = {"final_obs": r.final_obs, "episode_return": r.episode_return, "episode_length": r.episode_length,
+                "fell": r.fell, "time": r.time}
+        return r.obs, r.reward, r.terminated, r.truncated, info
 
-    def _send_all(self, command: str, payloads: list) -> None:
+    def _send_all(self, command: str) -> None:
         if not self._conns:
             raise SimWorkerError("the simulator workers are closed", "create a new VecEnv")
         try:
-            for conn, payload in zip(self._conns, payloads):
-                conn.send((command, payload))
+            for conn in self._conns:
+                conn.send((command, None))
         except (BrokenPipeError, OSError) as exc:
             self.close()
             raise SimWorkerError(f"a simulator worker is gone: {exc}", "see the log; create a new VecEnv") from exc
