@@ -32,7 +32,7 @@ def test_a_rerun_reuses_a_finished_seed_and_resumes_an_unfinished_one(tmp_path):
     assert json.loads((run / "config.json").read_text())["ppo"]["seed"] == 4
     bench.train_seed(run, 4, minutes=0.05)  # finished: left alone
     assert bench.trained_seconds(run) == (seconds, samples)
-    bench.train_seed(run, 4, minutes=seconds / 60 + 0.05)  # more minutes: continues from the checkpoint
+    bench.train_seed(run, 4, minutes=seconds / 60 + 0.2)  # more minutes: continues from the checkpoint
     more_seconds, more_samples = bench.trained_seconds(run)
     assert more_samples > samples and more_seconds > seconds
     assert checkpoint.exists(run) and stages.read_index(run)[0].reasons[0] == "initial"

@@ -115,7 +115,7 @@ class ScriptedEnvs:
         end = self.t == 2
         obs = np.full((2, 5), float(self.t), np.float32)
         info = {"final_obs": np.full((2, 5), 9.0, np.float32), "episode_return": np.array([2.0, 2.0]),
-                "episode_length": np.array([2, 2])}
+                "episode_length": np.array([2, 2]), "time": np.array([0.1, 0.2]) * self.t}
         return obs, np.ones(2), np.array([False, end]), np.array([end, False]), info
 
 
@@ -130,6 +130,7 @@ def test_time_limit_is_bootstrapped_and_a_fall_is_not():
     np.testing.assert_allclose(ro.rewards[[0, 2]], 1.0)
     np.testing.assert_array_equal(ro.dones[1], [1.0, 1.0])
     assert ro.terminations == 1 and ro.episode_returns == [2.0, 2.0]
+    assert ro.episode_end_times == pytest.approx([0.2, 0.4])  # the clip time each ended episode reached
 
 
 def test_update_threads_follow_the_faster_choice():
