@@ -182,6 +182,12 @@ def test_held_clip_starts_episodes_inside_the_clip_and_resume_keeps_the_simulato
     # Starts in the held last pose were 2 of every 3 training samples; the trainer keeps RSI to the clip.
     assert saved["sim"]["rsi_window"] == pytest.approx(load_clip(backflip_clip_path).duration)
     assert not (run / "sim_config.json").exists(), "config.json is the one record of the simulator"
+    # Trained at 120 Hz; its stages record the 240 Hz of the checks that judged them (where a rollout must run).
+    assert saved["sim"]["physics_hz"] == 120 and saved["stages"]["eval_physics_hz"] == 240
+    stage_sim = json.loads((run / "stage_0000" / "config.json").read_text())["sim"]
+    assert stage_sim == {**saved["sim"], "physics_hz": 240}
+    record = [r for r in progress.read_progress(run) if r.get("event") != "eval"][-1]
+    assert record["attempts"] >= 0 and record["charts/jumps_per_hour"] >= 0
     # A resumed run simulates exactly what it started with, whatever today's defaults say.
     saved["sim"]["rsi_window"] = 0.3
     (run / "config.json").write_text(json.dumps(saved))
