@@ -6,8 +6,7 @@ and slides while a foot stands. The simulator imitates the root too, so such a c
 policy for what physics cannot follow. This pass changes the root position only:
 
 - phases from the clip itself: a body touches the ground when its lowest point is within
-  `support_height` of it; a foot is planted when its sole is that low and it moves slower than
-  `contact_speed`; flight = no body touching, for at least `min_flight_s`;
+  `support_height` of it; flight = no body touching, for at least `min_flight_s`;
 - while something touches, the lowest point of the body sits exactly on the ground (y = 0), which
   also makes the root height agree with the skeleton's leg length;
 - in flight the centre of mass follows a ballistic arc under `gravity` between the take-off and
@@ -28,14 +27,13 @@ import numpy as np
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.kinematics import forward_kinematics, shape_centers
-from backflip_addon.core.skeleton import FEET, ROOT_POS, humanoid3d
+from backflip_addon.core.skeleton import ROOT_POS, humanoid3d
 
 GRAVITY = 9.81
 """m/s^2, as in the simulator's world."""
 
 _SKELETON = humanoid3d()
 _MASS_FRACTION = np.array([b.mass for b in _SKELETON.bodies]) / sum(b.mass for b in _SKELETON.bodies)
-_FOOT_BODIES = np.array([_SKELETON.index(name) for name in FEET])
 
 
 @dataclass(frozen=True)
@@ -44,8 +42,6 @@ class PrepassConfig:
 
     support_height: float = 0.05
     """m: a body whose lowest point is within this of the ground touches it."""
-    contact_speed: float = 1.0
-    """m/s: a foot on the ground moving slower than this is planted (does not slide)."""
     min_flight_s: float = 0.15
     """s: shorter gaps without support are bridged, not made ballistic."""
     ground_percentile: float = 10.0
@@ -60,7 +56,6 @@ class ClipPhases:
 
     lowest: np.ndarray  # (F, B) m, lowest point of each body above the clip's ground
     ground: float  # m, height of the clip's ground (the simulator's is y = 0)
-    planted: np.ndarray  # (F, 2) bool, right and left foot on the ground and slow (for callers; the pass uses support)
     support: np.ndarray  # (F,) bool, some body touches the ground
     flight: np.ndarray  # (F,) bool, nothing touches, inside a gap of at least min_flight_s
 
@@ -116,31 +111,28 @@ def _rpy_quaternion(rpy: tuple[float, float, float]) -> np.ndarray:
 _POINTS, _RADII = _shape_points()
 
 
-def body_lowest(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lowest height (F, B) of each body's collision shape and the body centres of mass (F, B, 3)."""
+def body_lowest(frames: np.ndarray) -> np.ndarray:
+    """Lowest height (F, B) of each body's collision shape."""
     pos, quat = forward_kinematics(frames)
     lowest = np.empty(pos.shape[:2])
     for b, pts in enumerate(_POINTS):
         world = pos[:, b, None, :] + rot.rotate(np.repeat(quat[:, b, None, :], len(pts), 1), pts[None])
         lowest[:, b] = world[..., 1].min(axis=1) - _RADII[b]
-    return lowest, shape_centers(pos, quat)
+    return lowest
 
 
 def detect_phases(frames: np.ndarray, fps: float, config: PrepassConfig = PrepassConfig()) -> ClipPhases:
-    """Support, planted feet and flight of DeepMimic rows (F, 44) sampled at `fps`."""
-    lowest, centres = body_lowest(frames)
+    """Support and flight of DeepMimic rows (F, 44) sampled at `fps`."""
+    lowest = body_lowest(frames)
     floor = lowest.min(axis=1)
     ground = float(np.percentile(floor, config.ground_percentile))
     lowest = lowest - ground
     support = lowest.min(axis=1) < config.support_height
-    feet = centres[:, _FOOT_BODIES]
-    speed = np.linalg.norm(np.gradient(feet, axis=0), axis=-1) * fps
-    planted = (lowest[:, _FOOT_BODIES] < config.support_height) & (speed < config.contact_speed)
     flight = np.zeros(len(frames), dtype=bool)
     for lo, hi in _runs(~support):
         if (hi - lo) / fps >= config.min_flight_s:
             flight[lo:hi] = True
-    return ClipPhases(lowest, ground, planted, support, flight)
+    return ClipPhases(lowest, ground, support, flight)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
