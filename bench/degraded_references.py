@@ -3,6 +3,7 @@
     .venv/bin/python bench/degraded_references.py --minutes 60                # the full run (issue 20: each lands in 60 min)
     .venv/bin/python bench/degraded_references.py --minutes 3 --out out/bench_degraded_smoke
     .venv/bin/python bench/degraded_references.py --step0                     # the untrained policy on each reference
+    .venv/bin/python bench/degraded_references.py --landing-reward            # a real landing's reward per reference
 
 The cases (bench/support/degrade.py): the mocap backflip with its root path scaled 1.5x and its apex
 raised 0.3 m, with 5 degrees of joint noise, with a 10 % time warp, and the clip extracted from the sample
@@ -11,7 +12,8 @@ video by `python -m trainer_service extract`. Each case trains in its own run fo
 reported). Prints one JSON line per case (first landing minutes / samples or null, best normalised return,
 labels of its stages) and a summary line; all are appended to bench/results/degraded_references.jsonl.
 
---step0 measures instead, without training, the untrained policy (zero residual actions: the PD
+--landing-reward measures, without training, the reward that a simulated landing backflip (the shipped run's
+stage 15 rollout) earns against each reference, with and without the pre-pass. --step0 measures the untrained policy (zero residual actions: the PD
 controllers track the reference) from the clip's start, under the training episode's rules: seconds until
 the episode ends and the normalised return, per case, with and without the pre-pass and per termination frame.
 """
@@ -122,6 +124,39 @@ def step0(name: str, clip_path: Path) -> dict:
     return line
 
 
+LANDING_STAGE = ROOT / "assets" / "stages" / "backflip" / "stage_0015"
+"""The shipped run's first landing that holds: a backflip physics can do, the yardstick of --landing-reward."""
+
+
+def landing_reward(name: str, clip_path: Path) -> dict:
+    """The imitation reward a physically valid landing backflip (the shipped stage 15's rollout from the
+    clip's start, simulated) earns against the reference over the clip, per control step, normalised; with
+    and without the pre-pass. A reference that physics cannot follow pays a real backflip less."""
+    import numpy as np
+
+    from backflip_addon.core.clip import load_clip
+    from trainer_service.rl.config import training_sim_config
+    from trainer_service.sim.character import BodyState
+    from trainer_service.sim.reference import build_reference
+    from trainer_service.sim.reference_source import load_reference_clip
+    from trainer_service.sim.rewards import reward_terms
+
+    line = {"bench": "degraded_references_landing_reward", "case": name, "stage": str(LANDING_STAGE.relative_to(ROOT))}
+    for prepass in ("off", "always"):
+        config = dataclasses.replace(training_sim_config(), reference_prepass=prepass, episode_seconds=1.0)
+        clip = load_reference_clip(clip_path, config)
+        ref, real = build_reference(clip, config), build_reference(load_clip(LANDING_STAGE / "rollout.txt"), config)
+        rows = range(0, min(ref.num_rows, real.num_rows, int(clip.duration / ref.dt)), config.substeps)
+        rewards = []
+        for row in rows:
+            state = BodyState(real.root_pos[row], real.root_rot[row], real.root_vel[row], real.root_ang_vel[row],
+                              real.body_pos[row], np.zeros((15, 4)), np.tile(real.com_vel[row], (15, 1)), np.zeros((15, 3)),
+                              real.joint_rot[row], real.joint_angle[row], real.joint_vel[row], real.joint_ang_vel[row])
+            rewards.append(reward_terms(state, ref, row, config.reward).reward)
+        line[f"prepass_{prepass}"] = round(float(np.mean(rewards)), 3)
+    return line
+
+
 def _emit(line: dict) -> None:
     text = json.dumps(line)
     print(text, flush=True)
@@ -140,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--termination-frame", choices=("world", "root"), default=None,
                         help="SimConfig.pose_termination_frame for new runs (default: the trainer's)")
     parser.add_argument("--step0", action="store_true", help="measure the untrained policy on each reference, no training")
+    parser.add_argument("--landing-reward", action="store_true",
+                        help="measure the reward a simulated landing backflip earns against each reference, no training")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     references = make_references(default_clip(), args.out / "references")
@@ -147,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(wanted) - set(references))
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {sorted(references)}")
-    if args.step0:
-        _emit(step0("mocap_backflip", default_clip()))  # the clean reference, for comparison
+    if args.step0 or args.landing_reward:
+        measure = step0 if args.step0 else landing_reward
+        _emit(measure("mocap_backflip", default_clip()))  # the clean reference, for comparison
         for name in wanted:
-            _emit(step0(name, references[name]))
+            _emit(measure(name, references[name]))
         return 0
     overrides = {k: v for k, v in {"reference_prepass": args.prepass,
                                    "pose_termination_frame": args.termination_frame}.items() if v is not None}

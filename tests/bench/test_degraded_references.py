@@ -30,3 +30,14 @@ def test_step0_measures_each_prepass_and_termination_frame(tmp_path: Path, backf
     for key in ("prepass_off/world", "prepass_off/root", "prepass_always/world", "prepass_always/root"):
         assert 0.0 < line[key]["seconds"] <= backflip.duration + 0.05 and 0.0 < line[key]["normalised_return"] < 1.0
     assert line["prepass_report"]["gravity_after"] == 9.81
+
+
+def test_a_real_landing_earns_less_from_a_spoilt_reference(backflip_clip_path: Path, backflip, tmp_path: Path) -> None:
+    from bench.support.degrade import scaled_root_path
+
+    spoilt = tmp_path / "spoilt.txt"
+    save_deepmimic(scaled_root_path(backflip), spoilt)
+    clean, bad = bench.landing_reward("mocap", backflip_clip_path), bench.landing_reward("spoilt", spoilt)
+    # Measured: 0.706 (0.720 with the pre-pass) against 0.569: the stage was trained on the clean clip.
+    assert clean["prepass_off"] > 0.65 and clean["prepass_always"] > clean["prepass_off"]
+    assert bad["prepass_off"] < clean["prepass_off"] - 0.1
