@@ -13,8 +13,10 @@ policy for what physics cannot follow. This pass changes the root position only:
   landing frames (the flight time then fixes the height, and with it the metric scale of the rise),
   and moves at a constant horizontal velocity.
 
-Feet sliding while planted are left alone: the foot box rolls from heel to toe, so its centre moves
-while the foot holds, and anchoring it moved the mocap backflip's root by 13 cm.
+Feet sliding while planted are left alone (so a root path stretched along the ground stays stretched):
+the clean mocap clips do not keep humanoid3d's feet still to that precision. Anchoring the foot box's
+centre moved the mocap backflip's root by 13 cm (the box rolls from heel to toe); anchoring its lowest
+corner while that corner stays the lowest moved the walk's root 18 cm on average and the roll's 53 cm.
 
 Joint and root rotations and the frame timing are never changed.
 """
