@@ -1,6 +1,8 @@
 """Hot-path quaternion helpers against core.rotations; config validation."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,45 @@ def test_termination_rules_without_pybullet() -> None:
     assert ended.terminated and not ended.truncated
     code = "import sys, trainer_service.sim.termination, trainer_service.sim.rewards; sys.exit('pybullet' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "the pure maths must not load pybullet"
+
+
+def test_unsure_reference_frames_punish_a_deviation_less(backflip) -> None:
+    from backflip_addon.core.clip import MotionClip
+    from trainer_service.sim.reference import build_reference
+    from trainer_service.sim.rewards import reward_terms
+
+    config = SimConfig(episode_seconds=1.0)
+    sure = build_reference(backflip, config)
+    confidence = np.full(backflip.num_frames, 0.9)
+    confidence[10:] = 0.0  # refilled from frame 10 (0.625 s) on
+    unsure = build_reference(MotionClip(backflip.frames, backflip.loop, extras={"confidence": confidence.tolist()}), config)
+    assert np.all(sure.weight == 1.0)
+    row_sure, row_refilled = 60, 200  # 0.25 s and 0.83 s
+    assert unsure.weight[row_sure] == 1.0 and unsure.weight[row_refilled] == pytest.approx(config.reward.confidence_floor)
+    for row in (row_sure, row_refilled):
+        state = _reference_state(sure, row)
+        state.root_pos += [0.1, 0.0, 0.0]
+        state.link_pos += [0.1, 0.0, 0.0]
+        full, weighted = reward_terms(state, sure, row, config.reward), reward_terms(state, unsure, row, config.reward)
+        assert weighted.root_err == full.root_err  # the errors are reported as they are
+        assert (weighted.reward == pytest.approx(full.reward)) == (row == row_sure)
+    assert weighted.reward > full.reward
+
+
+def test_root_relative_pose_distance_ignores_the_path_but_not_the_pose(backflip) -> None:
+    from trainer_service.sim.reference import build_reference
+    from trainer_service.sim.rewards import pose_distance, root_relative_pose_distance
+
+    ref = build_reference(backflip, SimConfig(episode_seconds=1.0))
+    state = _reference_state(ref, 100)
+    state.root_pos += [0.0, 0.5, 0.3]
+    state.link_pos += [0.0, 0.5, 0.3]
+    assert pose_distance(state, ref, 100) == pytest.approx(math.hypot(0.5, 0.3))
+    assert root_relative_pose_distance(state, ref, 100) == pytest.approx(0.0, abs=1e-12)
+    state.link_pos[7] += [0.0, 0.4, 0.0]  # one hand out of place
+    assert root_relative_pose_distance(state, ref, 100) == pytest.approx(0.4)
+    with pytest.raises(InvalidInputError, match="pose_termination_frame") as info:
+        SimConfig(pose_termination_frame="pelvis")
+    assert info.value.hint
+    with pytest.raises(InvalidInputError, match="reference_prepass"):
+        SimConfig(reference_prepass="sometimes")

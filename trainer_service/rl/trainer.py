@@ -29,6 +29,7 @@ from backflip_addon.core.clip import MotionClip, dumps_deepmimic, load_clip
 from backflip_addon.core.config import from_dict
 from backflip_addon.core.errors import InvalidInputError, NotFoundError
 from backflip_addon.core.files import atomic_write_text
+from trainer_service.sim.reference_source import load_reference_clip
 
 from . import attempts, checkpoint, ppo, progress, stages
 from .checkpoint import CHECKPOINT_NAME
@@ -113,7 +114,8 @@ class Trainer:
             if clip_path is None:
                 raise InvalidInputError("no reference clip given", "pass --clip FILE")
             (config or TrainConfig()).validate()
-            self.clip = load_clip(clip_path)
+            # Extraction confidence and the physical pre-pass (SimConfig.reference_prepass) live in the clip's extras.
+            self.clip = load_reference_clip(clip_path, (config or TrainConfig()).sim)
             self.config = resolved_for_clip(config or TrainConfig(), self.clip)
         self.train_clip = with_hold(self.clip, self.config.hold_seconds)
         self.state = RunState()

@@ -14,6 +14,8 @@ from backflip_addon.core.config import check_keys
 from backflip_addon.core.errors import InvalidInputError
 
 COLLIDER_KINDS = ("plane", "box", "mesh")
+TERMINATION_FRAMES = ("world", "root")
+PREPASS_MODES = ("off", "extracted", "always")
 
 
 def _finite(name: str, values: Any) -> tuple[float, ...]:
@@ -55,6 +57,13 @@ class RewardConfig:
     """1/m^2: root error scale."""
     com_scale: float = 10.0
     """s^2/m^2: centre-of-mass error scale."""
+    confidence_full: float = 0.5
+    """A reference frame whose extraction confidence (0..1, the npz's `confidence`) reaches this counts
+    fully (the extraction's preview draws frames below 0.5 as low confidence); clips without confidence
+    (mocap) count fully everywhere."""
+    confidence_floor: float = 0.2
+    """Weight of the errors at a frame of confidence 0 (refilled by the extraction): errors are multiplied by
+    clip(confidence / confidence_full, confidence_floor, 1), so unsure frames punish a deviation less."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -62,6 +71,9 @@ class RewardConfig:
             if not (math.isfinite(value) and value >= 0.0):
                 raise InvalidInputError(f"reward {f.name} must be a non-negative number, got {value}", "fix the reward config")
             setattr(self, f.name, value)
+        if self.confidence_full <= 0.0 or self.confidence_floor > 1.0:
+            raise InvalidInputError("reward confidence_full must be > 0 and confidence_floor <= 1",
+                                    "e.g. confidence_full 0.5, confidence_floor 0.2")
         if self.total_weight <= 0.0:
             raise InvalidInputError("all reward weights are zero", "give at least one term a positive weight")
 
@@ -159,8 +171,16 @@ class SimConfig:
     """Hz: policy rate; PD targets are held for physics_hz / control_hz physics steps."""
     residual_actions: bool = True
     """True: actions are offsets (exponential map / radians) added to the reference pose; False: absolute targets."""
+    reference_prepass: str = "extracted"
+    """When the trainer makes a new run's reference physically consistent (sim/physical.py: support on the
+    ground, ballistic flights): "off", "extracted" (only a clip extracted from video: an .npz with per-frame
+    confidence, or a .txt beside one) or "always"."""
     pose_termination_distance: float = 1.0
     """m: end the episode when any body is farther than this from its reference position; 0 = off."""
+    pose_termination_frame: str = "world"
+    """Where that distance is measured: "world" (bodies against the reference's bodies, root position
+    included) or "root" (each body relative to its root: the pose, not the path, so a reference whose root
+    path physics cannot follow does not end episodes; root rotation still counts)."""
     fall_termination: bool = True
     """End the episode when a body other than the feet touches a collider."""
     episode_seconds: float = 20.0
@@ -194,6 +214,11 @@ class SimConfig:
             raise InvalidInputError(
                 f"physics_hz {self.physics_hz} must be a multiple of control_hz {self.control_hz}", "e.g. 240 or 120 with 30"
             )
+        if self.pose_termination_frame not in TERMINATION_FRAMES:
+            raise InvalidInputError(f"unknown pose_termination_frame {self.pose_termination_frame!r}",
+                                    f"use one of {list(TERMINATION_FRAMES)}")
+        if self.reference_prepass not in PREPASS_MODES:
+            raise InvalidInputError(f"unknown reference_prepass {self.reference_prepass!r}", f"use one of {list(PREPASS_MODES)}")
         self.start_position = _finite("start_position", self.start_position)
         if len(self.start_position) != 3:
             raise InvalidInputError("start_position needs 3 numbers (x, y, z)", "e.g. [0, 0, 0]")

@@ -26,7 +26,7 @@ from .config import RewardConfig, SimConfig
 from .fastmath import multiply_rows, rotvec_rows
 from .observation import observation_size, observe
 from .reference import ReferenceTables, build_reference, joint_targets_xyzw
-from .rewards import pose_distance, reward_terms
+from .rewards import pose_distance, reward_terms, root_relative_pose_distance
 from .termination import episode_ending
 
 __all__ = ["ImitationEnv", "SimConfig", "RewardConfig"]
@@ -104,7 +104,7 @@ class ImitationEnv:
         phase = ref.phase(row)
         obs = self._observe(row)
         terms = reward_terms(sim, ref, row, self.config.reward)
-        distance = pose_distance(sim, ref, row)
+        distance = (root_relative_pose_distance if self.config.pose_termination_frame == "root" else pose_distance)(sim, ref, row)
         end = episode_ending(self._char.contacts(), distance, row, self._start_row, ref.num_rows, self.config)
         info = {
             "fell": end.fell,

@@ -39,6 +39,7 @@ class ReferenceTables:
     joint_ang_vel: np.ndarray  # (R, 4)
     body_pos: np.ndarray  # (R, 15, 3) centre of mass of each body
     com_vel: np.ndarray  # (R, 3) whole-body centre-of-mass velocity
+    weight: np.ndarray  # (R,) 0..1, how much the reward's errors count (the extraction's confidence)
 
     @property
     def num_rows(self) -> int:
@@ -54,6 +55,19 @@ def normalized_frames(clip: MotionClip) -> np.ndarray:
     for start in QUAT_COLUMNS:
         frames[:, start : start + 4] = rot.normalize(frames[:, start : start + 4])
     return frames
+
+
+def confidence_weights(clip: MotionClip, t: np.ndarray, config: SimConfig) -> np.ndarray:
+    """Error weights at times t (s) from the per-frame `confidence` a clip extracted from video carries in
+    its extras (see reference_source.py), ones for a clip without; see RewardConfig.confidence_full."""
+    confidence = clip.extras.get("confidence")
+    if confidence is None:
+        return np.ones(len(t))
+    confidence = np.asarray(confidence, dtype=np.float64)
+    times = clip.times[: len(confidence)]  # a held last pose (TrainConfig.hold_seconds) keeps the last value
+    local = np.fmod(t, clip.duration) if clip.loop == "wrap" else t
+    full = config.reward.confidence_full
+    return np.clip(np.interp(local, times, confidence) / full, config.reward.confidence_floor, 1.0)
 
 
 def build_reference(clip: MotionClip, config: SimConfig) -> ReferenceTables:
@@ -85,6 +99,7 @@ def build_reference(clip: MotionClip, config: SimConfig) -> ReferenceTables:
         joint_ang_vel=rev_vel,
         body_pos=body_pos,
         com_vel=com_vel,
+        weight=confidence_weights(clip, t, config),
     )
 
 

@@ -52,7 +52,8 @@ def quat_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def reward_terms(sim: BodyState, ref: ReferenceTables, row: int, config: RewardConfig) -> RewardTerms:
-    """Errors of the simulated state against reference row `row`, and the weighted reward."""
+    """Errors of the simulated state against reference row `row`, and the reward (errors scaled by the
+    row's confidence weight, `ReferenceTables.weight`)."""
     # Written for few numpy calls: this runs once per control step.
     root_angle = 2.0 * math.acos(min(abs(float(sim.root_rot @ ref.root_rot[row])), 1.0))
     joint_angle = quat_angle(sim.joint_rot, ref.joint_rot[row])
@@ -75,7 +76,8 @@ def reward_terms(sim: BodyState, ref: ReferenceTables, row: int, config: RewardC
         d_com = _MASS_FRACTION @ sim.link_vel - ref.com_vel[row]
         com_err = 0.1 * float(d_com @ d_com)
     pose_err, velocity_err = float(pose_err), float(velocity_err)
-    reward = imitation_reward(pose_err, velocity_err, end_effector_err, root_err, com_err, config)
+    w = float(ref.weight[row])  # an unsure reference frame (from video) punishes a deviation less
+    reward = imitation_reward(w * pose_err, w * velocity_err, w * end_effector_err, w * root_err, w * com_err, config)
     return RewardTerms(pose_err, velocity_err, end_effector_err, root_err, com_err, reward)
 
 
@@ -96,6 +98,12 @@ def imitation_reward(pose_err: float, velocity_err: float, end_effector_err: flo
 def pose_distance(sim: BodyState, ref: ReferenceTables, row: int) -> float:
     """m: the largest distance of any body's centre of mass from its reference position."""
     diff = sim.link_pos - ref.body_pos[row]
+    return math.sqrt((diff * diff).sum(1).max())
+
+
+def root_relative_pose_distance(sim: BodyState, ref: ReferenceTables, row: int) -> float:
+    """m: as `pose_distance`, with each body taken relative to its own root position (the pose without the path)."""
+    diff = (sim.link_pos - sim.root_pos) - (ref.body_pos[row] - ref.root_pos[row])
     return math.sqrt((diff * diff).sum(1).max())
 
 

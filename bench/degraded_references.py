@@ -1,0 +1,211 @@
+"""Benchmark: train on degraded references with the mocap run's defaults and report whether each lands.
+
+    .venv/bin/python bench/degraded_references.py --minutes 60                # the full run (issue 20: each lands in 60 min)
+    .venv/bin/python bench/degraded_references.py --minutes 3 --out out/bench_degraded_smoke
+    .venv/bin/python bench/degraded_references.py --step0                     # the untrained policy on each reference
+    .venv/bin/python bench/degraded_references.py --landing-reward            # a real landing's reward per reference
+
+The cases (bench/support/degrade.py): the mocap backflip with its root path scaled 1.5x and its apex
+raised 0.3 m, with 5 degrees of joint noise, with a 10 % time warp, and the clip extracted from the sample
+video by `python -m trainer_service extract`. Each case trains in its own run folder under --out, for
+--minutes of training in all: running the command again resumes what is missing (a finished case is only
+reported). Prints one JSON line per case (first landing minutes / samples or null, best normalised return,
+labels of its stages) and a summary line; all are appended to bench/results/degraded_references.jsonl.
+
+--landing-reward measures, without training, the reward that a simulated landing backflip (the shipped run's
+stage 15 rollout) earns against each reference, with and without the pre-pass. --step0 measures the untrained policy (zero residual actions: the PD
+controllers track the reference) from the clip's start, under the training episode's rules: seconds until
+the episode ends and the normalised return, per case, with and without the pre-pass and per termination frame.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.support.degrade import make_references  # noqa: E402
+from trainer_service.paths import default_clip  # noqa: E402
+from trainer_service.rl import progress, stages  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "degraded_references.jsonl"
+TARGET_MINUTES = 60
+
+
+def trained_seconds(run_dir: Path) -> float:
+    """Wall-clock the run has trained so far (its own count, summed over sessions); 0 for a new folder."""
+    if not (run_dir / "progress.jsonl").exists():
+        return 0.0
+    records = [r for r in progress.read_progress(run_dir) if r.get("event") != "eval"]
+    return float(records[-1]["wall_seconds"]) if records else 0.0
+
+
+def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict) -> None:
+    """Train `run_dir` until it has trained `minutes` in all (a new run, or the rest of an interrupted one)."""
+    from backflip_addon.core.config import from_dict
+    from trainer_service.rl import checkpoint
+    from trainer_service.rl.config import TrainConfig
+    from trainer_service.rl.trainer import Trainer
+
+    left = minutes - trained_seconds(run_dir) / 60.0
+    if left <= 0.05:
+        return
+    if checkpoint.exists(run_dir):
+        trainer = Trainer(None, run_dir, resume=True, show_bar=False)
+        trainer.config.minutes = left
+    else:
+        config = from_dict(TrainConfig, {"minutes": left, "sim": sim_overrides})
+        trainer = Trainer(clip, run_dir, config, show_bar=False)
+    trainer.run()
+
+
+def report(name: str, clip: Path, run_dir: Path) -> dict:
+    """One case's line: first landing, best normalised return, its stages' labels."""
+    records = progress.read_progress(run_dir)
+    evals = [r for r in records if r.get("event") == "eval"]
+    train = [r for r in records if r.get("event") != "eval"]
+    index = stages.read_index(run_dir)
+    landed = stages.first_landing(index)
+    last = train[-1] if train else {"samples": 0, "wall_seconds": 0.0}
+    sim = json.loads((run_dir / "config.json").read_text())["sim"]
+    return {
+        "bench": "degraded_references", "case": name, "clip": str(clip), "run": str(run_dir),
+        "reference_prepass": sim.get("reference_prepass"), "pose_termination_frame": sim.get("pose_termination_frame"),
+        "samples": last["samples"], "wall_minutes": round(last["wall_seconds"] / 60, 1),
+        "median_load_1min": _median([r["machine/load_1min"] for r in train if "machine/load_1min" in r]),
+        "first_landing": None if landed is None else {"stage": landed.index, "samples": landed.samples,
+                                                      "minutes": round(landed.wall_seconds / 60, 1)},
+        "best_normalised_return": max((round(r["eval/normalised_return"], 3) for r in evals), default=None),
+        "stage_labels": [s.label for s in index],
+        "target": f"lands within {TARGET_MINUTES} min",
+    }
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(values)
+    return None if not values else round(values[len(values) // 2], 2)
+
+
+def step0(name: str, clip_path: Path) -> dict:
+    """The untrained policy on one reference, per pre-pass mode and termination frame (see the docstring)."""
+    import numpy as np
+
+    from trainer_service.rl.config import TrainConfig
+    from trainer_service.rl.trainer import resolved_for_clip, with_hold
+    from trainer_service.sim.env import ImitationEnv
+    from trainer_service.sim.reference_source import load_reference_clip
+
+    line = {"bench": "degraded_references_step0", "case": name}
+    for prepass in ("off", "always"):
+        for frame in ("world", "root"):
+            config = TrainConfig()
+            config.sim = dataclasses.replace(config.sim, reference_prepass=prepass, pose_termination_frame=frame, rsi=False)
+            clip = load_reference_clip(clip_path, config.sim)
+            config = resolved_for_clip(config, clip)
+            train_clip = with_hold(clip, config.hold_seconds)
+            with ImitationEnv(train_clip, config.sim) as env:
+                env.reset(start_time=0.0)
+                total, steps, end = 0.0, 0, False
+                max_steps = int(round(train_clip.duration * config.sim.control_hz))
+                while not end and steps < max_steps:
+                    _, reward, terminated, truncated, _ = env.step(np.zeros(env.action_size))
+                    total, steps, end = total + reward, steps + 1, terminated or truncated
+            line[f"prepass_{prepass}/{frame}"] = {"seconds": round(steps / config.sim.control_hz, 2),
+                                                  "normalised_return": round(total / max_steps, 3)}
+        if "prepass" in clip.extras:
+            line["prepass_report"] = clip.extras["prepass"]
+    return line
+
+
+LANDING_STAGE = ROOT / "assets" / "stages" / "backflip" / "stage_0015"
+"""The shipped run's first landing that holds: a backflip physics can do, the yardstick of --landing-reward."""
+
+
+def landing_reward(name: str, clip_path: Path) -> dict:
+    """The imitation reward a physically valid landing backflip (the shipped stage 15's rollout from the
+    clip's start, simulated) earns against the reference over the clip, per control step, normalised; with
+    and without the pre-pass. A reference that physics cannot follow pays a real backflip less."""
+    import numpy as np
+
+    from backflip_addon.core.clip import load_clip
+    from trainer_service.rl.config import training_sim_config
+    from trainer_service.sim.character import BodyState
+    from trainer_service.sim.reference import build_reference
+    from trainer_service.sim.reference_source import load_reference_clip
+    from trainer_service.sim.rewards import reward_terms
+
+    line = {"bench": "degraded_references_landing_reward", "case": name, "stage": str(LANDING_STAGE.relative_to(ROOT))}
+    for prepass in ("off", "always"):
+        config = dataclasses.replace(training_sim_config(), reference_prepass=prepass, episode_seconds=1.0)
+        clip = load_reference_clip(clip_path, config)
+        ref, real = build_reference(clip, config), build_reference(load_clip(LANDING_STAGE / "rollout.txt"), config)
+        rows = range(0, min(ref.num_rows, real.num_rows, int(clip.duration / ref.dt)), config.substeps)
+        rewards = []
+        for row in rows:
+            state = BodyState(real.root_pos[row], real.root_rot[row], real.root_vel[row], real.root_ang_vel[row],
+                              real.body_pos[row], np.zeros((15, 4)), np.tile(real.com_vel[row], (15, 1)), np.zeros((15, 3)),
+                              real.joint_rot[row], real.joint_angle[row], real.joint_vel[row], real.joint_ang_vel[row])
+            rewards.append(reward_terms(state, ref, row, config.reward).reward)
+        line[f"prepass_{prepass}"] = round(float(np.mean(rewards)), 3)
+    return line
+
+
+def _emit(line: dict) -> None:
+    text = json.dumps(line)
+    print(text, flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS.open("a", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench_degraded")
+    parser.add_argument("--minutes", type=float, default=float(TARGET_MINUTES), help="training minutes per case")
+    parser.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    parser.add_argument("--prepass", choices=("off", "extracted", "always"), default=None,
+                        help="SimConfig.reference_prepass for new runs (default: the trainer's)")
+    parser.add_argument("--termination-frame", choices=("world", "root"), default=None,
+                        help="SimConfig.pose_termination_frame for new runs (default: the trainer's)")
+    parser.add_argument("--step0", action="store_true", help="measure the untrained policy on each reference, no training")
+    parser.add_argument("--landing-reward", action="store_true",
+                        help="measure the reward a simulated landing backflip earns against each reference, no training")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    references = make_references(default_clip(), args.out / "references")
+    wanted = [c for c in args.cases.split(",") if c] or list(references)
+    unknown = sorted(set(wanted) - set(references))
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}; choose from {sorted(references)}")
+    if args.step0 or args.landing_reward:
+        measure = step0 if args.step0 else landing_reward
+        _emit(measure("mocap_backflip", default_clip()))  # the clean reference, for comparison
+        for name in wanted:
+            _emit(measure(name, references[name]))
+        return 0
+    overrides = {k: v for k, v in {"reference_prepass": args.prepass,
+                                   "pose_termination_frame": args.termination_frame}.items() if v is not None}
+    lines, started = [], time.monotonic()
+    for name in wanted:
+        run_dir = args.out / "runs" / name
+        train_case(references[name], run_dir, args.minutes, overrides)
+        lines.append(report(name, references[name], run_dir))
+        _emit(lines[-1])
+    landed = [line for line in lines if line["first_landing"] is not None]
+    _emit({"bench": "degraded_references_summary", "minutes_per_case": args.minutes, "machine": f"{os.cpu_count()} cores",
+           "cases": len(lines), "landed": len(landed),
+           "landed_within_target": sum(line["first_landing"]["minutes"] <= TARGET_MINUTES for line in landed),
+           "best_normalised_return": {line["case"]: line["best_normalised_return"] for line in lines},
+           "session_minutes": round((time.monotonic() - started) / 60, 1)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

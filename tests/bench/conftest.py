@@ -1,0 +1,2 @@
+"""The simulator tests' clip fixtures, for the bench's own tests."""
+from tests.sim.conftest import backflip  # noqa: F401
