@@ -75,6 +75,7 @@ def _apply_training(context: bpy.types.Context, training_id: str) -> None:
     training, progress = scene.training, record.progress
     training.state = record.state
     training.samples_done, training.jumps = progress.samples, progress.jumps
+    training.jumps_per_hour = progress.jumps_per_hour or 0.0
     training.progress = progress.samples / progress.total_samples if progress.total_samples else 0.0
     training.normalised_return = progress.normalised_return or 0.0
     training.run_dir = record.run_dir

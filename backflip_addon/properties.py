@@ -45,6 +45,7 @@ class BACKFLIP_PG_training(bpy.types.PropertyGroup):
     progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     samples_done: bpy.props.IntProperty(name="Samples", default=0)
     jumps: bpy.props.IntProperty(name="Jumps Tried", default=0)
+    jumps_per_hour: bpy.props.FloatProperty(name="Jumps per Hour", default=0.0)
     normalised_return: bpy.props.FloatProperty(name="Return", default=0.0)
     latest_label: bpy.props.StringProperty(name="Latest Stage", default="")
     run_dir: bpy.props.StringProperty(name="Run Folder", subtype="DIR_PATH", default="")

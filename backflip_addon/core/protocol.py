@@ -112,11 +112,13 @@ class TrainingProgress:
     samples: int = 0
     iterations: int = 0
     jumps: int = 0
-    """episodes tried"""
+    """jumps tried: episodes that reached the reference's take-off (runs from before that count: episodes)"""
     total_samples: int = 0
     normalised_return: Optional[float] = None
     """the last deterministic evaluation's normalised return (DeepMimic's measure, 0 to 1)"""
     samples_per_second: Optional[float] = None
+    jumps_per_hour: Optional[float] = None
+    """jumps tried per hour of training, averaged over the run so far"""
     stages: int = 0
     learning_curve: bool = False
     """whether GET /trainings/{id}/learning_curve.png has an image"""

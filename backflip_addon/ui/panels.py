@@ -81,7 +81,7 @@ class BACKFLIP_PT_training(_Step, bpy.types.Panel):
         layout.progress(factor=training.progress, text=f"{training.state or 'queued'} · {training.progress:.0%}")
         col = layout.column(align=True)
         col.label(text=f"Samples: {training.samples_done:,}")
-        col.label(text=f"Jumps tried: {training.jumps:,}")
+        col.label(text=f"Jumps tried: {training.jumps:,} ({training.jumps_per_hour:,.0f} per hour)")
         col.label(text=f"Normalised return: {training.normalised_return:.3f}")
         col.label(text=f"Latest stage: {training.latest_label or '—'}")
         if training.message:

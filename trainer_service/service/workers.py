@@ -160,9 +160,10 @@ def training_numbers(run: Path) -> dict:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return {"samples": int(last.get("samples", 0)), "iterations": int(last.get("iterations", 0)),
-            "jumps": int(last.get("episodes", 0)), "total_samples": total,
+            "jumps": int(last.get("attempts", last.get("episodes", 0))), "total_samples": total,
             "normalised_return": evaluation.get("eval/normalised_return"),
-            "samples_per_second": last.get("charts/samples_per_second")}
+            "samples_per_second": last.get("charts/samples_per_second"),
+            "jumps_per_hour": last.get("charts/jumps_per_hour")}
 
 
 class Supervisor:
