@@ -62,7 +62,9 @@ def skill_label(skill: Skill, landed: bool, holds: bool, attempted: bool, first_
         return fall
     missing = {"cartwheel": "no cartwheel", "jump": "no jump", "spinkick": "no spin", "spin": "no spin",
                "balance": "sinks"}[kind]
-    return "stays up, no landing" if attempted and kind != "balance" else missing
+    unfinished = {"cartwheel": "cartwheel, no landing", "jump": "jumps, no landing", "spinkick": "kicks, not held",
+                  "spin": "spins, not held", "balance": missing}[kind]
+    return unfinished if attempted else missing
 
 
 def judge_skill(frames: np.ndarray, fps: float, contacts: _Contacts, skill: Skill) -> Judgement:
