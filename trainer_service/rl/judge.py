@@ -6,6 +6,10 @@ per frame in the file ("GroundContacts"); without them (any other clip) they com
 collision shapes placed by forward kinematics (a body touches the ground when its lowest point is within
 `CONTACT_HEIGHT` of y = 0). Rotation is the root's pitch about the lateral axis it had in frame 0.
 
+A rollout is judged as an attempt at a skill (`skill.Skill`, read from the reference clip by
+`skill.skill_of_clip`; the default is the backflip). Flips and cartwheels are judged here (a cartwheel's
+hands may touch the ground); the other skills in `judge_skills`, with "landed" as their success.
+
 "Landed" (the product's definition): at least 330° of rotation, then the feet meet the ground with no
 other body touching it, and the character stays up (no other body touches) for at least 1 s after.
 No other body may have touched the ground before the touchdown either: a knee tap and then standing
@@ -22,7 +26,7 @@ from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.kinematics import forward_kinematics
-from backflip_addon.core.skeleton import FEET, ROOT_ROT, humanoid3d
+from backflip_addon.core.skeleton import FEET, humanoid3d
 
 from .skill import AXES, BACKFLIP, SKILL_KEY, Skill, axis_degrees
 
@@ -105,15 +109,7 @@ def pitch_degrees(frames: np.ndarray) -> np.ndarray:
     sideways adds nothing. Positive = backward (a backflip's direction) for humanoid3d, whose
     forward is its local +x: lateral = forward x up, and a positive turn about it tips up backwards.
     """
-    q = rot.normalize(frames[:, ROOT_ROT])
-    up = np.array([0.0, 1.0, 0.0])
-    forward0 = rot.rotate(q[0], np.array([1.0, 0.0, 0.0]))
-    forward0 = forward0 - up * forward0[1]
-    norm = np.linalg.norm(forward0)
-    forward0 = forward0 / norm if norm > 1e-6 else np.array([1.0, 0.0, 0.0])
-    lateral = np.cross(forward0, up)
-    steps = rot.to_rotvec(rot.multiply(q[1:], rot.conjugate(q[:-1]))) @ lateral
-    return np.degrees(np.concatenate([[0.0], np.cumsum(steps)]))
+    return axis_degrees(frames)[:, 0]
 
 
 @dataclass
@@ -141,7 +137,7 @@ class Judgement:
 
 
 @dataclass
-class _Contacts:
+class Contacts:
     """Per-frame ground contacts of one rollout."""
 
     feet: np.ndarray
@@ -158,7 +154,7 @@ class _Contacts:
 
 
 def _contacts(frames: np.ndarray, sim_contacts: Sequence[str | None] | None, contact_height: float,
-              foot_contacts: Sequence[bool] | None) -> _Contacts:
+              foot_contacts: Sequence[bool] | None) -> Contacts:
     for given in (sim_contacts, foot_contacts):
         if given is not None and len(given) != len(frames):
             raise InvalidInputError(f"{len(given)} contact entries for {len(frames)} frames",
@@ -174,7 +170,7 @@ def _contacts(frames: np.ndarray, sim_contacts: Sequence[str | None] | None, con
     else:  # the lowest body stands for the one that hit the ground
         bodies = [tuple(names[i] for i in sorted((i for i in others if touching[f, i]), key=lambda i: lowest[f, i]))
                   for f in range(len(frames))]
-    return _Contacts(foot, bodies)
+    return Contacts(foot, bodies)
 
 
 def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | None = None,
@@ -200,12 +196,10 @@ def judge(frames: np.ndarray, fps: float, sim_contacts: Sequence[str | None] | N
 
 def rotation_about(frames: np.ndarray, skill: Skill) -> np.ndarray:
     """Cumulative rotation (F,) about the skill's axis in its direction (degrees)."""
-    if skill.axis == "pitch" and skill.direction > 0:
-        return pitch_degrees(frames)
     return axis_degrees(frames)[:, AXES.index(skill.axis)] * skill.direction
 
 
-def _judge_flip(frames: np.ndarray, fps: float, contacts: _Contacts, skill: Skill) -> Judgement:
+def _judge_flip(frames: np.ndarray, fps: float, contacts: Contacts, skill: Skill) -> Judgement:
     """A flip (or a cartwheel, whose hands may touch): the product's landing (module docstring)."""
     allowed = HANDS if skill.kind == "cartwheel" else frozenset()
     needed = min(LANDING_ROTATION, ROTATION_SHARE * skill.rotation_deg) if allowed else LANDING_ROTATION

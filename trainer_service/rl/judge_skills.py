@@ -19,7 +19,7 @@ import numpy as np
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import FEET, ROOT_POS, humanoid3d
 
-from .judge import CONTACT_LABELS, HOLD_SECONDS, ROTATION_SHARE, Judgement, _Contacts, rotation_about
+from .judge import CONTACT_LABELS, HOLD_SECONDS, ROTATION_SHARE, Judgement, Contacts, rotation_about
 from .skill import Skill, longest_run
 
 STAND_SHARE = 0.75
@@ -67,7 +67,7 @@ def skill_label(skill: Skill, landed: bool, holds: bool, attempted: bool, first_
     return unfinished if attempted else missing
 
 
-def judge_skill(frames: np.ndarray, fps: float, contacts: _Contacts, skill: Skill) -> Judgement:
+def judge_skill(frames: np.ndarray, fps: float, contacts: Contacts, skill: Skill) -> Judgement:
     """Judge rows (F, 44) at `fps` as an attempt at `skill` (module docstring)."""
     hold = int(round(HOLD_SECONDS * fps))
     names = humanoid3d().names
@@ -126,7 +126,7 @@ def _first_run(mask: np.ndarray, start: int, length: int) -> int | None:
     return None
 
 
-def _jump(contacts: _Contacts, fps: float, skill: Skill, hold: int) -> tuple[int | None, bool]:
+def _jump(contacts: Contacts, fps: float, skill: Skill, hold: int) -> tuple[int | None, bool]:
     """(touchdown frame of a jump that lands, whether it flew at all)."""
     forbidden = contacts.forbidden()
     airborne = ~contacts.feet & ~forbidden
