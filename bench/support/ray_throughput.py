@@ -5,7 +5,8 @@ lock-step with the same random PD targets, the way the trainer collects: wall cl
 action sampling excluded, IPC included. Both stay alive for the whole run and the measurements alternate
 (local, Ray, local, …) so load changes hit both alike; medians and their ratio are reported with the
 machine's 1-minute load before and after. Ray runs as a local head started here (loopback only, stopped
-at the end).
+at the end), with its workers at this process's niceness like the local workers (Ray's default puts them
+15 steps nicer).
 """
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def compare(clip: MotionClip, hz: int, num_envs: int, steps: int, rounds: int, w
     actions = np.random.default_rng(0).normal(0.0, NOISE, (steps, num_envs, ACTION_SIZE))
     load_before = os.getloadavg()[0]
     local_rates, ray_rates = [], []
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    # Ray's workers run 15 steps nicer than this process by default; local workers inherit its niceness.
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
+             _system_config={"worker_niceness": 0})
     try:
         with VecEnv(clip, config, num_envs=num_envs, seed=0, num_workers=workers) as local, \
                 RayVecEnv(clip, config, num_envs=num_envs, seed=0, num_actors=workers) as remote:

@@ -11,6 +11,10 @@ Ray places, starts and watches the actors; the per-step traffic does not go thro
 listens on a socket of its node (`multiprocessing.connection`, a random key per run) and serves reset /
 step over it, like a local worker over its pipe: a Ray call wakes four threads on two processes and cost
 36-42 % of the throughput on 2 loaded cores (bench/sim_throughput.py --ray), a socket message one on each.
+Ray also starts its workers 15 steps nicer than the process that started the node (`RAY_worker_niceness`,
+default 15): on a busy node the actors then lose the cores to everything else. Start the nodes with
+`RAY_worker_niceness=0 ray start ...`; the actors report their niceness and a warning says when it is higher
+than the learner's.
 
 An actor that dies (its node lost, its process killed) is replaced by a new one with fresh seeds; the
 episodes it held end as cut short (truncated, bootstrapped from their last observation), and training
@@ -58,13 +62,13 @@ class SocketWorker:
         self.core = WorkerCore(frames, loop, config, seeds)
         self._listener = None
 
-    def listen(self, authkey: bytes) -> tuple[str, int]:
-        """Open this node's socket for the learner; its address."""
+    def listen(self, authkey: bytes) -> tuple[tuple[str, int], int]:
+        """Open this node's socket for the learner; its address and this process's niceness."""
         import ray
         from multiprocessing.connection import Listener
 
         self._listener = Listener((ray.util.get_node_ip_address(), 0), authkey=authkey)
-        return self._listener.address
+        return self._listener.address, os.nice(0)
 
     def serve(self) -> None:
         """Answer reset / step / close from the learner until it says close or goes away."""
@@ -118,6 +122,7 @@ class RayVecEnv:
                                   runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})(SocketWorker)
         self._clip, self._config, self._seed = clip, sim_config.to_dict(), seed
         self._authkey = os.urandom(16)
+        self._warned_niceness = False
         self.actors: list = []
         self._conns: list[Connection] = []
         self._serving: list = []
@@ -146,7 +151,11 @@ class RayVecEnv:
         # A replacement gets other seeds than the actor it replaces, so it does not replay its episodes.
         seeds = [self._seed + int(i) + 1_000_003 * generation for i in part]
         actor = self._remote.remote(self._clip.frames, self._clip.loop, self._config, seeds)
-        address = self._ray.get(actor.listen.remote(self._authkey))
+        address, niceness = self._ray.get(actor.listen.remote(self._authkey))
+        if niceness > os.nice(0) and not self._warned_niceness:
+            self._warned_niceness = True
+            log.warning("rollout actors run at niceness %d, the learner at %d: on a busy node they get less CPU "
+                        "(start the cluster with RAY_worker_niceness=0 ray start ...)", niceness, os.nice(0))
         serving = actor.serve.remote()
         return actor, Client(tuple(address), authkey=self._authkey), serving
 
