@@ -136,6 +136,8 @@ def test_skill_records_round_trip_and_reject_unknown_kinds(motions_dir):
         Skill.from_dict({**skill.to_dict(), "kind": "moonwalk"})
     with pytest.raises(InvalidInputError):
         Skill.from_dict({**skill.to_dict(), "height": 2.0})
+    with pytest.raises(InvalidInputError):
+        Skill.from_dict({**skill.to_dict(), "speed": "fast"})
 
 
 def test_a_pybullet_rollout_is_judged_for_its_clip_and_rejudged_from_its_stage(tmp_path, motions_dir):

@@ -25,6 +25,7 @@ import numpy as np
 
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
+from backflip_addon.core.config import check_types, from_dict
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import FEET, ROOT_POS, ROOT_ROT, humanoid3d
@@ -76,9 +77,8 @@ class Skill:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Skill":
-        if not isinstance(data, dict) or set(data) - {f.name for f in dataclasses.fields(cls)}:
-            raise InvalidInputError(f"not a skill record: {data!r}", "regenerate the stage's rollout.txt")
-        skill = cls(**data)
+        skill = from_dict(cls, data)
+        check_types(skill)
         if skill.kind not in KINDS or skill.axis not in AXES:
             raise InvalidInputError(f"unknown skill {skill.kind!r} about {skill.axis!r}",
                                     f"use one of {', '.join(KINDS)} about {', '.join(AXES)}")
