@@ -9,6 +9,7 @@ runs the same loop in two processes at once (sum of rates); ours also through `V
 Also reported: whether an open-loop PD replay of the reference lands the flip at each rate.
 
     .venv/bin/python bench/sim_throughput.py [--steps 600] [--rounds 5] [--rates 240 120]
+    .venv/bin/python bench/sim_throughput.py --ray [--ray-envs 16]   # Ray actors vs local workers only
 
 Prints one JSON line.
 """
@@ -146,7 +147,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating single-process rounds (median)")
     parser.add_argument("--rates", type=int, nargs="+", default=[240, 120], help="physics rates (Hz)")
     parser.add_argument("--two-process-rounds", type=int, default=3)
+    parser.add_argument("--ray", action="store_true",
+                        help="only compare rollout workers as Ray actors with local processes (bench/support/ray_throughput.py)")
+    parser.add_argument("--ray-envs", type=int, default=16, help="envs over the workers for --ray (the trainer's 16)")
+    parser.add_argument("--ray-steps", type=int, default=150, help="lock-step steps of all envs per --ray measurement")
     args = parser.parse_args(argv)
+    if args.ray:
+        from bench.support.ray_throughput import compare
+
+        out = {"bench": "sim_throughput_ray", "machine": f"{os.cpu_count()} cores",
+               **compare(load_clip(clip_path()), args.rates[0], args.ray_envs, args.ray_steps, args.rounds)}
+        print(json.dumps(out))
+        return
     out: dict = {"bench": "sim_throughput", "machine": f"{os.cpu_count()} cores", "unit": "control steps/s (30 Hz)",
                  "steps_per_measurement": args.steps}
     for hz in args.rates:

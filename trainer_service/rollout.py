@@ -309,14 +309,16 @@ def flight_events(rows: np.ndarray, contacts: list[list[str]], fps: float, first
     return Events(takeoff / fps, apex / fps, land / fps if land < len(contacts) else None, first_fall)
 
 
-def _judge_attempt(rows: np.ndarray, contacts: list[list[str]], fps: float) -> Judgement:
-    """The judge's verdict from the simulator's contacts alone (feet included): the set's support may be
-    raised or soft, so nothing is measured from y = 0."""
+def _judge_attempt(rows: np.ndarray, contacts: list[list[str]], fps: float, clip: MotionClip) -> Judgement:
+    """The judge's verdict on an attempt at `clip`'s skill from the simulator's contacts alone (feet
+    included): the set's support may be raised or soft, so nothing is measured from y = 0."""
     from trainer_service.rl import judge
+    from trainer_service.rl.skill import skill_of_clip
 
     feet = set(FEET)
     first_other = [next((b for b in c if b not in feet), None) for c in contacts]
-    return judge.judge(rows, fps, first_other, foot_contacts=[any(b in feet for b in c) for c in contacts])
+    return judge.judge(rows, fps, first_other, foot_contacts=[any(b in feet for b in c) for c in contacts],
+                       skill=skill_of_clip(clip))
 
 
 def _clip_text(rows: np.ndarray, control_hz: float, fps: float, source: str) -> tuple[str, list[int]]:
@@ -336,7 +338,7 @@ def _attempt(env, policy: Policy, steps: int, perturb: float, seed: int, fps: fl
     began = time.perf_counter()
     control_hz = float(env.config.control_hz)
     rows, contacts = simulate(env, policy, steps, perturb, seed, on_step)
-    verdict = _judge_attempt(rows, contacts, control_hz)
+    verdict = _judge_attempt(rows, contacts, control_hz, env.clip)
     text, nearest = _clip_text(rows, control_hz, fps, f"{source}: {verdict.label}")
     report = AttemptReport(
         attempt=number, seed=seed, clip=clip_name, label=verdict.label, landed=verdict.landed,

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from backflip_addon.core.clip import load_clip
+from backflip_addon.core.errors import BackflipError
 from trainer_service.rl import ppo
 from trainer_service.rl.config import PPOConfig
+from trainer_service.sim.character import ACTION_SIZE
 from trainer_service.sim.config import SimConfig
 
 
@@ -47,3 +49,32 @@ def test_a_killed_actor_is_restarted_and_collection_goes_on(backflip_clip_path):
         envs.close()
     finally:
         ray.shutdown()
+
+
+def test_ray_actors_step_like_local_workers(backflip_clip_path, caplog):
+    """The same seeds and actions give the same observations, rewards and episode ends through Ray actors
+    as through local worker processes; an error in an actor comes back to the learner."""
+    ray = pytest.importorskip("ray")
+    from trainer_service.rl.ray_backend import RayVecEnv
+    from trainer_service.sim.vec import VecEnv
+
+    clip = load_clip(backflip_clip_path)
+    actions = np.random.default_rng(1).normal(0.0, 0.3, (40, 4, ACTION_SIZE))
+    with VecEnv(clip, SimConfig(), num_envs=4, seed=5, num_workers=2) as local:
+        expected = [local.reset()] + [local.step(a)[:4] for a in actions]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        with RayVecEnv(clip, SimConfig(), num_envs=4, seed=5, num_actors=2) as remote:
+            if os.nice(0) < 19:  # Ray's default runs its workers 15 steps nicer (at most 19): the learner warns
+                assert "RAY_worker_niceness=0" in caplog.text
+            got = [remote.reset()] + [remote.step(a)[:4] for a in actions]
+            with pytest.raises(BackflipError, match="rollout actor failed"):
+                remote.step(np.zeros((4, 5)))  # wrong action size: the simulator raises inside the actor
+            assert remote.restarts == 0
+    finally:
+        ray.shutdown()
+    np.testing.assert_array_equal(got[0], expected[0])
+    for g, e in zip(got[1:], expected[1:]):
+        for a, b in zip(g, e):
+            np.testing.assert_array_equal(a, b)
+    assert any(e[2].any() or e[3].any() for e in expected[1:])  # some episode ended on the way

@@ -7,6 +7,13 @@ Python environment Ray runs. If Ray is already initialised in this process (test
 `WorkerCore` (a slice of envs, auto-resetting) — the code a local worker process runs — and the
 learner batches all observations into one policy forward pass, so outputs do not depend on the backend.
 
+Ray starts its workers 15 steps nicer than the process that started the node (`RAY_worker_niceness`,
+default 15): on a busy node the actors then lose the cores to everything else. That, not the cost of a
+Ray call, made actors 36-42 % slower than local workers on 2 loaded cores (bench/sim_throughput.py --ray);
+at equal niceness they were as fast (0 % to -25 %, plain calls and a direct socket alike). Start the nodes
+with `RAY_worker_niceness=0 ray start ...`; the actors report their niceness and the learner warns when
+it is higher than its own.
+
 An actor that dies (its node lost, its process killed) is replaced by a new one with fresh seeds; the
 episodes it held end as cut short (truncated, bootstrapped from their last observation), and training
 goes on. `restarts` counts the replacements.
@@ -14,6 +21,7 @@ goes on. `restarts` counts the replacements.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 
 import numpy as np
@@ -63,6 +71,7 @@ class RayVecEnv:
         self._remote = ray.remote(num_cpus=1, runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})(WorkerCore)
         self._clip, self._config, self._seed = clip, sim_config.to_dict(), seed
         self.actors = [self._new_actor(part, 0) for part in self._slices]
+        self._check_niceness()
         self.restarts = 0
         self.num_envs = num_envs
         self._obs: np.ndarray | None = None
@@ -78,6 +87,12 @@ class RayVecEnv:
         # A replacement gets other seeds than the actor it replaces, so it does not replay its episodes.
         seeds = [self._seed + int(i) + 1_000_003 * generation for i in part]
         return self._remote.remote(self._clip.frames, self._clip.loop, self._config, seeds)
+
+    def _check_niceness(self) -> None:
+        niceness = max(self._ray.get([a.__ray_call__.remote(lambda core: os.nice(0)) for a in self.actors]))
+        if niceness > os.nice(0):
+            log.warning("rollout actors run at niceness %d, the learner at %d: on a busy node they get less CPU "
+                        "(start the cluster with RAY_worker_niceness=0 ray start ...)", niceness, os.nice(0))
 
     def _replace(self, k: int, exc: Exception) -> np.ndarray:
         """A new actor for slice `k` in place of a dead one; its first observations."""
@@ -96,6 +111,9 @@ class RayVecEnv:
                 out.append(self._ray.get(future))
             except self._ray.exceptions.RayActorError as exc:
                 out.append(exc)
+            except self._ray.exceptions.RayTaskError as exc:  # the simulator raised inside a live actor
+                raise BackflipError(f"a rollout actor failed: {exc}", "see the traceback; the simulator raised it") \
+                    from exc
         return out
 
     def reset(self) -> np.ndarray:

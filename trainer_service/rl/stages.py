@@ -30,6 +30,7 @@ from backflip_addon.core.skeleton import ROOT_ROT, humanoid3d
 from backflip_addon.core import rotations as rot
 
 from . import judge
+from .skill import SKILL_KEY, Skill, skill_of_clip
 from .config import StageConfig
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,8 @@ class Rollout:
     fps: float
     contacts: list[str | None] | None = None
     """per row: the simulator's first body other than the feet touching the ground (None: none)"""
+    skill: Skill | None = None
+    """what the reference asks for (None: the backflip)"""
 
 
 def run_rollout(env, policy: Callable[[np.ndarray], np.ndarray], steps: int, noise_std: float = 0.0,
@@ -237,13 +240,14 @@ def run_rollout(env, policy: Callable[[np.ndarray], np.ndarray], steps: int, noi
             fell_step = t
         if terminated or truncated:
             break
-    return Rollout(np.array(rows), np.array(rewards), fell_step, float(env.config.control_hz), contacts)
+    return Rollout(np.array(rows), np.array(rewards), fell_step, float(env.config.control_hz), contacts,
+                   skill_of_clip(env.clip))
 
 
 def rollout_metrics(ro: Rollout, clip_duration: float) -> StageMetrics:
     """Metrics of one rollout (see judge); the normalised return covers one clip from its start and,
     like DeepMimic's early termination, scores nothing after the first fall."""
-    verdict = judge.judge(ro.rows, ro.fps, ro.contacts)
+    verdict = judge.judge(ro.rows, ro.fps, ro.contacts, skill=ro.skill)
     episode_steps = max(1, int(round(clip_duration * ro.fps)))
     rewards = ro.rewards if ro.fell_step is None else ro.rewards[: ro.fell_step + 1]
     return StageMetrics(normalised_return=judge.normalised_return(rewards, episode_steps),
@@ -299,6 +303,8 @@ def write_stage(run_dir: Path, index: int, policy_bytes: bytes, config: dict, me
     extras = {"Source": f"trainer stage {index}: {metrics.label}"}
     if rollout.contacts is not None:
         extras[judge.CONTACTS_KEY] = rollout.contacts
+    if rollout.skill is not None:
+        extras[SKILL_KEY] = rollout.skill.to_dict()
     clip = MotionClip(rows, loop="none", extras=extras)
     if abs(rollout.fps - ROLLOUT_FPS) > 1e-6:
         clip = clip.resample(ROLLOUT_FPS)

@@ -1,0 +1,129 @@
+"""Benchmark: the film's other skills, trained with the backflip's defaults (no per-clip tuning).
+
+    .venv/bin/python bench/skills.py --minutes 30                 # all seven clips, 30 min each
+    .venv/bin/python bench/skills.py --minutes 2 --clips walk jump
+
+Each clip (pybullet_data's humanoid3d_<clip>.txt) trains in its own run folder under --out for --minutes
+of the trainer's wall-clock; a folder that already holds a run is resumed until it has had its minutes
+(so an interrupted bench picks up where it stopped), and one that has had them is only reported.
+Prints one JSON line per clip (the last and best evaluated normalised return, the judge's label of the
+last and best kept stage, the first success, samples, samples/s, the skill the judge read from the clip)
+and a summary line, and appends them to bench/results/skills.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from backflip_addon.core.clip import load_clip  # noqa: E402
+from trainer_service.paths import pybullet_data_dir  # noqa: E402
+from trainer_service.rl import checkpoint, progress, stages  # noqa: E402
+from trainer_service.rl.skill import skill_of_clip  # noqa: E402
+
+CLIPS = ("walk", "run", "jump", "roll", "cartwheel", "spinkick", "getup_faceup")
+TARGET_CLIPS = ("walk", "run", "jump", "roll")
+"""the issue's target: these reach a normalised return >= TARGET_RETURN and a sensible label in 30 min"""
+TARGET_RETURN = 0.7
+RESULTS = ROOT / "bench" / "results" / "skills.jsonl"
+
+
+def clip_path(name: str) -> Path:
+    return pybullet_data_dir() / "data" / "motions" / f"humanoid3d_{name}.txt"
+
+
+def trained_seconds(run_dir: Path) -> float:
+    """The trainer's own wall-clock of a run so far (0 for none)."""
+    records = [r for r in progress.read_progress(run_dir) if "wall_seconds" in r] if run_dir.exists() else []
+    return float(records[-1]["wall_seconds"]) if records else 0.0
+
+
+def train(name: str, run_dir: Path, minutes: float) -> None:
+    """Train `name` in `run_dir` until the run has had `minutes` (resuming what is there)."""
+    from trainer_service.rl.config import TrainConfig
+    from trainer_service.rl.trainer import Trainer
+
+    left = minutes - trained_seconds(run_dir) / 60
+    if left <= 0.05:
+        return
+    if checkpoint.exists(run_dir):
+        trainer = Trainer(None, run_dir, resume=True, show_bar=False)
+        trainer.config.minutes = left
+    else:
+        trainer = Trainer(clip_path(name), run_dir, TrainConfig(minutes=left), show_bar=False)
+    trainer.run()
+
+
+def report(name: str, run_dir: Path, minutes: float) -> dict:
+    records = progress.read_progress(run_dir)
+    evals = [r for r in records if r.get("event") == "eval"]
+    train_records = [r for r in records if r.get("event") != "eval"]
+    last = train_records[-1] if train_records else {"samples": 0, "wall_seconds": 0.0}
+    index = stages.read_index(run_dir)
+    best_stage = max(index, key=lambda s: s.normalised_return, default=None)
+    success = stages.first_landing(index)
+    best_eval = max(evals, key=lambda r: r["eval/normalised_return"], default=None)
+    loads = sorted(r["machine/load_1min"] for r in train_records if "machine/load_1min" in r)
+    return {
+        "bench": "skills", "clip": name, "skill": skill_of_clip(load_clip(clip_path(name))).kind,
+        "minutes_budget": minutes, "wall_minutes": round(last["wall_seconds"] / 60, 2),
+        "samples": last["samples"], "samples_per_second": round(last["samples"] / max(last["wall_seconds"], 1e-9), 1),
+        "normalised_return": None if not evals else round(evals[-1]["eval/normalised_return"], 3),
+        "label": None if not evals else evals[-1]["eval/label"],
+        "best_normalised_return": None if best_eval is None else round(best_eval["eval/normalised_return"], 3),
+        "best_label": None if best_eval is None else best_eval["eval/label"],
+        "last_stage": None if not index else {"index": index[-1].index, "label": index[-1].label,
+                                              "normalised_return": round(index[-1].normalised_return, 3)},
+        "best_stage": None if best_stage is None else {"index": best_stage.index, "label": best_stage.label,
+                                                      "normalised_return": round(best_stage.normalised_return, 3)},
+        "first_success": None if success is None else {"stage": success.index, "samples": success.samples,
+                                                       "minutes": round(success.wall_seconds / 60, 2),
+                                                       "label": success.label},
+        "median_load_1min": None if not loads else round(loads[len(loads) // 2], 2),
+        "machine": f"{os.cpu_count()} cores",
+        "run": str(run_dir),
+    }
+
+
+def summary(lines: list[dict], minutes: float) -> dict:
+    met = {line["clip"]: line["normalised_return"] is not None and line["normalised_return"] >= TARGET_RETURN
+           for line in lines if line["clip"] in TARGET_CLIPS}
+    return {
+        "bench": "skills_summary", "minutes_each": minutes, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "clips": {line["clip"]: [line["normalised_return"], line["label"]] for line in lines},
+        "successes": sum(line["first_success"] is not None for line in lines),
+        "target": {"clips": list(TARGET_CLIPS), "normalised_return": TARGET_RETURN, "minutes": 30, "met": met},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="trainer wall-clock per clip")
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench_skills")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSONL file the lines are appended to")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    lines = []
+    for name in args.clips:
+        run_dir = args.out / name
+        train(name, run_dir, args.minutes)
+        lines.append(report(name, run_dir, args.minutes))
+        print(json.dumps(lines[-1]), flush=True)
+    lines.append(summary(lines, args.minutes))
+    print(json.dumps(lines[-1]))
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.results, "a") as handle:
+        handle.writelines(json.dumps(line) + "\n" for line in lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
