@@ -16,7 +16,7 @@ from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.posing import rest_heads_blender
 from backflip_addon.core.retarget import leg_length
 from backflip_addon.core.skeleton import humanoid3d
-from tests.addon.rigs import build_rig, mixamo_bones, rigify_bones
+from bench.support.rigs import build_rig, mixamo_bones, rigify_bones
 
 EFFECTORS = {"right_ankle": "RightFoot", "left_ankle": "LeftFoot", "right_wrist": "RightHand", "left_wrist": "LeftHand"}
 
