@@ -55,7 +55,10 @@ def build_body_mesh(context: bpy.types.Context, armature: bpy.types.Object, bone
     mesh.update()
     for name, (indices, weights) in body.weights.items():
         group = obj.vertex_groups.new(name=name)
-        for index, weight in zip(indices.tolist(), weights.tolist()):
+        # Most vertices follow one bone fully: one call for those, one per blended vertex.
+        whole = weights > 1.0 - 1e-9
+        group.add(indices[whole].tolist(), 1.0, "REPLACE")
+        for index, weight in zip(indices[~whole].tolist(), weights[~whole].tolist()):
             group.add([index], weight, "REPLACE")
     modifier = obj.modifiers.new("Armature", "ARMATURE")
     modifier.object = armature
