@@ -96,13 +96,12 @@ def sample_root(scene: bpy.types.Scene, target: bpy.types.Object, frames: range)
     """World position of `target`'s root per frame: a Backflip character's pelvis head, else its origin."""
     character = rig.character_map(target)
     root_bone = character[0]["root"] if character else ""
-    use_bone = bool(root_bone)
     current = scene.frame_current
     out = np.empty((len(frames), 3))
     try:
         for i, frame in enumerate(frames):
             scene.frame_set(frame)
-            if use_bone:
+            if root_bone:
                 out[i] = target.matrix_world @ target.pose.bones[root_bone].head
             else:
                 out[i] = target.matrix_world.translation

@@ -1,11 +1,11 @@
 """Bake a rollout into the scene: one new character per attempt, in a collection named after the stage.
 
 Input is a rollout's `OUT.events.json` (attempt clips beside it, Y up, in the set's frame, so the
-characters stay at the world origin). Each attempt gets a new default character (rig.py), keyed
-through its bone map with the Bake panel's foot lock and root motion; with a Target Rig set, every
-attempt is retargeted onto that rig as one more take instead. Each attempt gets its own take (see takes.py) named
-"Stage 15 · attempt 2 · seed 3", its physics events as timeline markers and the judge's verdict as
-custom properties on the armature object.
+characters stay at the world origin). Every attempt is keyed onto a new default character (rig.py)
+with the Bake panel's foot lock and root motion, or, with a Target Rig set, retargeted onto that rig
+as one more take. Each attempt gets its own take (see takes.py) named "Stage 15 · attempt 2 · seed 3",
+its physics events as timeline markers and the judge's verdict as custom properties on the armature
+object.
 """
 from __future__ import annotations
 

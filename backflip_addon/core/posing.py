@@ -44,6 +44,6 @@ def rest_heads_blender(skeleton: Skeleton | None = None) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def _rest_heads(skeleton: Skeleton) -> np.ndarray:
-    # Every bake and retarget asks for these: two FK passes each time cost more than the key writes.
+    # Every bake and retarget asks for these several times (two FK passes each), and they never change.
     pos, _ = forward_kinematics(rest_pose_row(skeleton)[None], skeleton)
     return axes.to_blender_positions(pos[0])
