@@ -163,10 +163,13 @@ def _character(kind: str, name: str, ground_bone: bool = False):
         bones = [("Root", None, np.zeros(3))] + [(n, p or "Root", h) for n, p, h in bones]
     armature = build_rig(bpy.context, name, bones)
     bone_map = auto_map([b.name for b in armature.data.bones]).bones
-    if ground_bone:
-        return armature, lambda clip, **kw: retarget_clip(armature, clip, bone_map, fps=30, **(
-            dict(kw, ground_bone="Root") if kw.get("root_motion") == "BONE" else kw))[0]
-    return armature, lambda clip, **kw: retarget_clip(armature, clip, bone_map, fps=30, **kw)[0]
+
+    def key(clip, **options):
+        if options.get("root_motion") == "BONE":
+            options["ground_bone"] = "Root"  # the user's rig names its ground bone on the Bake panel
+        return retarget_clip(armature, clip, bone_map, fps=30, **options)[0]
+
+    return armature, key
 
 
 _BONES = {  # hips, left foot, right foot, right hand, ground bone
