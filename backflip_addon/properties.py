@@ -130,11 +130,13 @@ class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
                ("OBJECT", "Object", "The armature object carries the travel")),
         default="PELVIS",
     )
-    ground_bone: bpy.props.StringProperty(name="Ground Bone", description="The target rig's root bone on the ground")
+    ground_bone: bpy.props.StringProperty(
+        name="Ground Bone", description="The target rig's root bone on the ground (the default character uses its own \"root\")"
+    )
     in_place: bpy.props.BoolProperty(name="In Place", default=False, description="Drop the travel along the ground")
     foot_lock: bpy.props.BoolProperty(
         name="Foot Lock", default=True,
-        description="Keep the target rig's feet planted during the rollout's contact frames (feet free in flight)",
+        description="Keep the feet planted during the rollout's contact frames (feet free in flight)",
     )
 
 

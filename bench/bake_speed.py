@@ -1,11 +1,11 @@
-"""Keying speed of the bake: a 1,000-frame clip on the 15-bone humanoid, as one take (action + NLA track).
+"""Keying speed of the bake: a 1,000-frame clip on the default character (17 bones, 15 keyed), as one take (action + NLA track).
 
-Times `blender.keys.key_clip` end to end (resample, FK-free pose channels, 63,000 keys through
+Times `blender.retarget.key_clip` end to end (resample, the pose solve, 63,000 keys through
 foreach_set, the new NLA track) on a clip made from the shipped landing stage's rollout stretched to
-1,000 frames. The armature is built once; each run adds a new take. Median of --runs.
+1,000 frames, onto the default character (its bone map, no foot lock, root motion on the pelvis). The armature is built once; each run adds a new take. Median of --runs.
 
 Then the same clip retargeted onto a 60-bone Rigify-sized armature (DEF- bones with twist bones,
-toes and fingers, T-pose, built as tests/addon/rigs.py does) through the auto-map: solve + keys.
+toes and fingers, T-pose, from bench/support/rigs.py) through the auto-map: solve + keys.
 
     PYTHONPATH=. .venv/bin/python bench/bake_speed.py [--runs 9] [--frames 1000]
 
@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 
 from backflip_addon.blender import keys, rig  # noqa: E402
-from backflip_addon.blender.retarget import retarget_clip  # noqa: E402
+from backflip_addon.blender.retarget import key_clip, retarget_clip  # noqa: E402
 from backflip_addon.core.bone_maps import auto_map  # noqa: E402
 from backflip_addon.core.clip import load_clip  # noqa: E402
-from tests.addon.rigs import build_rig, rigify_bones  # noqa: E402
+from bench.support.rigs import build_rig, rigify_bones  # noqa: E402
 
 TARGET_MS = 50.0
 STAGE_CLIP = ROOT / "assets" / "stages" / "backflip" / "stage_0015" / "rollout.txt"
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
     times = []
     for _ in range(args.runs):
         start = time.perf_counter()
-        action = keys.key_clip(armature, clip, fps=fps, start_frame=1)
+        action = key_clip(armature, clip, fps=fps, start_frame=1)
         times.append((time.perf_counter() - start) * 1000.0)
     curves = action.layers[0].strips[0].channelbags[0].fcurves
     target = build_rig(bpy.context, "Rigify", rigify_bones())

@@ -70,7 +70,7 @@ def test_the_set_holds_every_stage_twice_apart_from_the_others_on_the_floor_or_t
 
     def feet(obj, frame: int) -> np.ndarray:
         scene.frame_set(frame)
-        return np.array([obj.matrix_world @ obj.pose.bones[b].head for b in ("right_ankle", "left_ankle")])
+        return np.array([obj.matrix_world @ obj.pose.bones[b].head for b in ("foot.R", "foot.L")])
 
     last = scene.frame_end
     starts = sorted(feet(o, 1)[:, 0].mean() for o in characters)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..core import rotations as rot
 from ..core.errors import InvalidInputError
-from ..core.skeleton import humanoid3d
+from . import rig
 from .compat import ensure_channelbag, ensure_fcurve
 
 _WOBBLE_HZ = (0.35, 0.8, 1.7)  # a hand-held camera drifts slowly and jitters a little
@@ -93,15 +93,15 @@ def camera_path(
 
 
 def sample_root(scene: bpy.types.Scene, target: bpy.types.Object, frames: range) -> np.ndarray:
-    """World position of `target`'s root per frame: an armature's root bone head, else its origin."""
-    root_bone = humanoid3d().bodies[0].name
-    use_bone = target.type == "ARMATURE" and root_bone in target.pose.bones
+    """World position of `target`'s root per frame: a Backflip character's pelvis head, else its origin."""
+    character = rig.character_map(target)
+    root_bone = character[0]["root"] if character else ""
     current = scene.frame_current
     out = np.empty((len(frames), 3))
     try:
         for i, frame in enumerate(frames):
             scene.frame_set(frame)
-            if use_bone:
+            if root_bone:
                 out[i] = target.matrix_world @ target.pose.bones[root_bone].head
             else:
                 out[i] = target.matrix_world.translation

@@ -6,12 +6,8 @@ import bpy
 import numpy as np
 
 from ..core import curves
-from ..core.clip import MotionClip
 from ..core.curves import KeyOptions
-from ..core.posing import pose_channels
-from ..core.skeleton import humanoid3d
 from .compat import ensure_channelbag, ensure_fcurve
-from .rig import bone_rest_rotations
 from .takes import add_take
 
 _BEZIER_PASSES = 8  # refinement passes of a reduced Bezier curve; each adds keys where it still strays
@@ -98,27 +94,6 @@ def key_pose(
                        options.interpolation)
     add_take(armature, action, slot, int(frames[0]))
     return action
-
-
-def key_clip(
-    armature: bpy.types.Object, clip: MotionClip, *, fps: float, start_frame: int = 1, action_name: str | None = None,
-    options: KeyOptions | None = None,
-) -> bpy.types.Action:
-    """Key every bone of the humanoid `armature` with `clip` resampled to `fps`, starting at `start_frame`.
-
-    Returns the new action, put on a new NLA track of the armature as its newest take (earlier
-    takes stay on their own, muted tracks).
-    """
-    skeleton = humanoid3d()
-    sampled = clip.resample(fps)
-    head = np.array(armature.data.bones[skeleton.bodies[0].name].head_local)
-    rotations, location = pose_channels(sampled.frames, bone_rest_rotations(armature, skeleton), head, skeleton)
-    frames = start_frame + np.arange(sampled.num_frames, dtype=np.float64)
-    root = skeleton.bodies[0].name
-    return key_pose(
-        armature, frames, {body.name: rotations[:, b] for b, body in enumerate(skeleton.bodies)}, {root: location},
-        options=options or KeyOptions(), action_name=action_name or f"{armature.name}_{clip.name or 'clip'}",
-    )
 
 
 def key_count(action: bpy.types.Action) -> int:

@@ -1,4 +1,5 @@
-"""Key humanoid3d motion onto the user's own armature through a bone map (see core/retarget.py)."""
+"""Key humanoid3d motion onto an armature through a bone map (see core/retarget.py): the user's own rig,
+or the add-on's default character (its map is bone_maps.DEFAULT_RIG)."""
 from __future__ import annotations
 
 import bpy
@@ -8,6 +9,7 @@ from ..core import retarget as core
 from ..core.clip import MotionClip
 from ..core.curves import KeyOptions
 from ..core.errors import InvalidInputError
+from . import rig
 from .keys import key_pose
 
 
@@ -99,3 +101,25 @@ def retarget_clip(
         action_name=action_name or f"{armature.name}_{clip.name or 'clip'}", object_location=object_location,
     )
     return action, solved
+
+
+def key_clip(
+    armature: bpy.types.Object, clip: MotionClip, *, fps: float, start_frame: int = 1, action_name: str | None = None,
+    options: KeyOptions | None = None, contacts: list[list[str]] | None = None, root_motion: str = "PELVIS",
+    in_place: bool = False,
+) -> bpy.types.Action:
+    """Key `clip` (resampled to `fps`, from `start_frame`) onto a Backflip character (rig.py's default
+    one, or an older scene's) as its newest take, with foot lock and root motion as retarget_clip's.
+
+    Root motion "BONE" goes on the character's ground root bone, which characters built before it
+    existed lack: those get an error saying so."""
+    bone_map, ground_bone = rig.require_character(armature)
+    if root_motion == "BONE" and not ground_bone:
+        raise InvalidInputError(f"{armature.name} was built by an older Backflip and has no ground root bone",
+                                "put root motion on the pelvis or the object, or bake onto a new character")
+    action, _ = retarget_clip(
+        armature, clip, bone_map, fps=fps, start_frame=start_frame, options=options, action_name=action_name,
+        contacts=contacts, root_motion=root_motion, ground_bone=ground_bone if root_motion == "BONE" else "",
+        in_place=in_place,
+    )
+    return action

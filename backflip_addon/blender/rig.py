@@ -1,52 +1,42 @@
-"""The humanoid3d armature and a simple rigid body mesh (one primitive per body)."""
+"""The default character (core/character.py) as an armature and one smooth-skinned body mesh, and
+which bones of a scene's character take the humanoid's joints."""
 from __future__ import annotations
 
-import bmesh
 import bpy
 import numpy as np
-from mathutils import Matrix
 
-from ..core import axes
-from ..core.posing import rest_heads_blender
-from ..core.skeleton import Shape, Skeleton, humanoid3d
+from ..core.body_mesh import body_mesh
+from ..core.bone_maps import DEFAULT_GROUND_BONE, DEFAULT_RIG
+from ..core.character import RigBone, default_rig
+from ..core.errors import InvalidInputError
+from ..core.skeleton import humanoid3d
 from .compat import new_node_material
 
 BODY_COLOR = (0.8, 0.55, 0.35, 1.0)
-_LEAF_LENGTH = 0.12  # m, for bones without a child (neck, wrists, feet)
+COLLECTIONS = ("Body", "Arms", "Legs", "Root")
 
 
-def _tail(skeleton: Skeleton, heads: np.ndarray, index: int) -> np.ndarray:
-    children = [i for i, b in enumerate(skeleton.bodies) if b.parent == index]
-    if children:
-        target = heads[children[0]]
-        if np.linalg.norm(target - heads[index]) > 1e-4:
-            return target
-    # Point leaf bones (and the root, whose first child sits on it) along the body's shape.
-    direction = axes.to_blender_positions(np.array(skeleton.bodies[index].shape.origin))
-    if np.linalg.norm(direction) < 1e-6:
-        direction = np.array([0.0, 0.0, 1.0])
-    return heads[index] + _LEAF_LENGTH * direction / np.linalg.norm(direction)
-
-
-def build_armature(context: bpy.types.Context, name: str = "Backflip", skeleton: Skeleton | None = None) -> bpy.types.Object:
-    """A new armature object (one bone per humanoid body, quaternion rotation mode) linked to the scene."""
-    skeleton = skeleton or humanoid3d()
-    heads = rest_heads_blender(skeleton)
+def build_armature(context: bpy.types.Context, name: str = "Backflip", bones: tuple[RigBone, ...] | None = None) -> bpy.types.Object:
+    """A new armature object of the default character (quaternion rotation mode) linked to the scene."""
+    bones = bones or default_rig()
     data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, data)
     context.collection.objects.link(obj)
+    collections = {c: data.collections.new(c) for c in COLLECTIONS}
     # Edit bones exist only in edit mode; switch with a temporary override of the active object.
     with context.temp_override(active_object=obj, object=obj, selected_objects=[obj]):
         prev_active = context.view_layer.objects.active
         context.view_layer.objects.active = obj
         bpy.ops.object.mode_set(mode="EDIT")
-        for i, body in enumerate(skeleton.bodies):
-            bone = data.edit_bones.new(body.name)
-            bone.head = heads[i]
-            bone.tail = _tail(skeleton, heads, i)
-            bone.roll = 0.0
-            if body.parent >= 0:
-                bone.parent = data.edit_bones[skeleton.bodies[body.parent].name]
+        for spec in bones:
+            bone = data.edit_bones.new(spec.name)
+            bone.head, bone.tail = spec.head, spec.tail
+            bone.align_roll(spec.z_axis)
+            bone.use_deform = spec.flesh is not None
+            if spec.parent is not None:
+                bone.parent = data.edit_bones[spec.parent]
+                bone.use_connect = (bone.parent.tail - bone.head).length < 1e-6
+            collections[spec.collection].assign(bone)
         bpy.ops.object.mode_set(mode="OBJECT")
         context.view_layer.objects.active = prev_active or obj
     for pose_bone in obj.pose.bones:
@@ -55,52 +45,21 @@ def build_armature(context: bpy.types.Context, name: str = "Backflip", skeleton:
     return obj
 
 
-def bone_rest_rotations(armature: bpy.types.Object, skeleton: Skeleton | None = None) -> np.ndarray:
-    """Each bone's rest orientation in armature space as (w, x, y, z), in skeleton body order."""
-    skeleton = skeleton or humanoid3d()
-    bones = armature.data.bones
-    return np.array([list(bones[b.name].matrix_local.to_quaternion()) for b in skeleton.bodies])
-
-
-def _shape_bmesh(shape: Shape) -> bmesh.types.BMesh:
-    bm = bmesh.new()
-    if shape.kind == "box":
-        bmesh.ops.create_cube(bm, size=1.0)
-        bmesh.ops.scale(bm, vec=shape.size, verts=bm.verts)
-    else:
-        bmesh.ops.create_uvsphere(bm, u_segments=16, v_segments=8, radius=shape.radius)
-        if shape.kind == "capsule":
-            # Stretch the sphere's halves apart along local z into a capsule.
-            for v in bm.verts:
-                v.co.z += np.sign(v.co.z) * shape.length / 2.0
-    roll, pitch, yaw = shape.rpy
-    placement = Matrix.Translation(shape.origin) @ (
-        Matrix.Rotation(yaw, 4, "Z") @ Matrix.Rotation(pitch, 4, "Y") @ Matrix.Rotation(roll, 4, "X")
-    )
-    bmesh.ops.transform(bm, matrix=placement, verts=bm.verts)
-    return bm
-
-
-def build_body_mesh(context: bpy.types.Context, armature: bpy.types.Object, skeleton: Skeleton | None = None) -> bpy.types.Object:
-    """One mesh of the humanoid's collision shapes, rigidly skinned to the armature."""
-    skeleton = skeleton or humanoid3d()
-    heads_y_up = axes.from_blender_positions(rest_heads_blender(skeleton))
+def build_body_mesh(context: bpy.types.Context, armature: bpy.types.Object, bones: tuple[RigBone, ...] | None = None) -> bpy.types.Object:
+    """One mesh round the armature's deform bones, skinned with weights blended across the joints."""
+    body = body_mesh(bones or default_rig())
     mesh = bpy.data.meshes.new(f"{armature.name}_body")
     obj = bpy.data.objects.new(f"{armature.name}_body", mesh)
     context.collection.objects.link(obj)
-    all_verts, all_faces, groups = [], [], []
-    for i, body in enumerate(skeleton.bodies):
-        bm = _shape_bmesh(body.shape)
-        verts = np.array([v.co[:] for v in bm.verts]) + heads_y_up[i]
-        offset = sum(len(v) for v in all_verts)
-        all_faces += [[offset + v.index for v in f.verts] for f in bm.faces]
-        all_verts.append(axes.to_blender_positions(verts))
-        groups.append((body.name, range(offset, offset + len(verts))))
-        bm.free()
-    mesh.from_pydata(np.concatenate(all_verts).tolist(), [], all_faces)
+    mesh.from_pydata(body.vertices.tolist(), [], body.faces)
     mesh.update()
-    for name, indices in groups:
-        obj.vertex_groups.new(name=name).add(list(indices), 1.0, "REPLACE")
+    for name, (indices, weights) in body.weights.items():
+        group = obj.vertex_groups.new(name=name)
+        # Most vertices follow one bone fully: one call for those, one per blended vertex.
+        whole = weights > 1.0 - 1e-9
+        group.add(indices[whole].tolist(), 1.0, "REPLACE")
+        for index, weight in zip(indices[~whole].tolist(), weights[~whole].tolist()):
+            group.add([index], weight, "REPLACE")
     modifier = obj.modifiers.new("Armature", "ARMATURE")
     modifier.object = armature
     obj.parent = armature
@@ -108,13 +67,36 @@ def build_body_mesh(context: bpy.types.Context, armature: bpy.types.Object, skel
     material.diffuse_color = BODY_COLOR
     material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = BODY_COLOR
     mesh.materials.append(material)
-    for polygon in mesh.polygons:
-        polygon.use_smooth = True
+    mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))
     return obj
 
 
 def build_humanoid(context: bpy.types.Context, name: str = "Backflip") -> tuple[bpy.types.Object, bpy.types.Object]:
-    """Armature plus body mesh, ready to be keyed."""
+    """The default character: armature plus body mesh, ready to be keyed."""
     armature = build_armature(context, name)
     return armature, build_body_mesh(context, armature)
 
+
+def character_map(armature: bpy.types.Object | None) -> tuple[dict[str, str], str] | None:
+    """(humanoid joint → bone, ground root bone or "") of a Backflip character: the default one, or
+    one an older Backflip built (its bones named after the humanoid's joints, no ground bone);
+    None for any other object."""
+    if armature is None or armature.type != "ARMATURE":
+        return None
+    bones = armature.data.bones
+    if all(b in bones for b in DEFAULT_RIG.values()):
+        return dict(DEFAULT_RIG), DEFAULT_GROUND_BONE if DEFAULT_GROUND_BONE in bones else ""
+    if all(b in bones for b in humanoid3d().names):
+        return {b: b for b in humanoid3d().names}, ""
+    return None
+
+
+def require_character(armature: bpy.types.Object | None) -> tuple[dict[str, str], str]:
+    """character_map, or an error naming what is missing."""
+    found = character_map(armature)
+    if found is None:
+        name = armature.name if armature is not None else "nothing"
+        missing = next((b for b in DEFAULT_RIG.values() if armature is None or armature.type != "ARMATURE" or b not in armature.data.bones), "")
+        raise InvalidInputError(f"{name} is not a Backflip character (no bone {missing!r})",
+                                "untick Use Scene Character to build a new one, or set it as Target Rig to bake through a bone map")
+    return found

@@ -1,10 +1,11 @@
 """Bake a rollout into the scene: one new character per attempt, in a collection named after the stage.
 
 Input is a rollout's `OUT.events.json` (attempt clips beside it, Y up, in the set's frame, so the
-characters stay at the world origin). With a Target Rig set on the Bake panel, every attempt is
-retargeted onto that rig as one more take instead of a new humanoid. Each attempt gets its own take (see takes.py) named
-"Stage 15 · attempt 2 · seed 3", its physics events as timeline markers and the judge's verdict as
-custom properties on the armature object.
+characters stay at the world origin). Every attempt is keyed onto a new default character (rig.py)
+with the Bake panel's foot lock and root motion, or, with a Target Rig set, retargeted onto that rig
+as one more take. Each attempt gets its own take (see takes.py) named "Stage 15 · attempt 2 · seed 3",
+its physics events as timeline markers and the judge's verdict as custom properties on the armature
+object.
 """
 from __future__ import annotations
 
@@ -45,21 +46,23 @@ def _bake_attempt(
 ) -> BakedAttempt:
     scene = context.scene
     fps = keys.scene_fps(scene)
-    target = scene.backflip.bake.target_rig
-    if target is not None:
+    bake = scene.backflip.bake
+    contacts = attempt.contacts if bake.foot_lock else None
+    if bake.target_rig is not None:
         # The user's own character: every attempt becomes one more take on it.
-        armature = target
+        armature = bake.target_rig
         action, _ = retarget.retarget_clip(
-            target, clip, retarget.scene_bone_map(scene), fps=fps, start_frame=start_frame,
+            armature, clip, retarget.scene_bone_map(scene), fps=fps, start_frame=start_frame,
             options=keys.scene_key_options(scene), action_name=action_name(events, attempt),
-            contacts=attempt.contacts if scene.backflip.bake.foot_lock else None, **retarget.scene_root_motion(scene),
+            contacts=contacts, **retarget.scene_root_motion(scene),
         )
     else:
         armature, body = rig.build_humanoid(context, name=f"Stage {events.stage_index} attempt {attempt.attempt}")
         move_to((armature, body), collection)
-        action = keys.key_clip(
+        action = retarget.key_clip(
             armature, clip, fps=fps, start_frame=start_frame, action_name=action_name(events, attempt),
-            options=keys.scene_key_options(scene),
+            options=keys.scene_key_options(scene), contacts=contacts, root_motion=bake.root_motion,
+            in_place=bake.in_place,
         )
     # The verdict goes on the take too: on a target rig, several attempts share one object.
     for holder in (armature, action):

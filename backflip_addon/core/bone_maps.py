@@ -94,3 +94,14 @@ def auto_map(bone_names: list[str]) -> AutoMap:
             bones[joint] = found
     unmapped = tuple(j for j in humanoid3d().names if j not in bones)
     return AutoMap(bones, best.label if best and best_score else "", unmapped)
+
+
+# The add-on's own character (core/character.py): each humanoid3d joint's bone under Blender's names.
+DEFAULT_RIG: dict[str, str] = {
+    "root": "pelvis", "chest": "chest", "neck": "neck",
+    **{f"{side}_{joint}": f"{bone}.{suffix}" for side, suffix in (("right", "R"), ("left", "L"))
+       for joint, bone in (("hip", "thigh"), ("knee", "shin"), ("ankle", "foot"),
+                           ("shoulder", "upper_arm"), ("elbow", "forearm"), ("wrist", "hand"))},
+}
+DEFAULT_GROUND_BONE = "root"
+"""the default character's bone on the ground under the pelvis, the pelvis' parent"""

@@ -1,18 +1,13 @@
-"""Clip → armature pose channels, without bpy.
-
-The humanoid armature has one bone per body, headed at the body's joint in the rest pose (all
-joint rotations identity). A bone's rest orientation B (from Blender's bone.matrix_local) differs
-from the body frame, so a body's local rotation q becomes the pose-bone rotation B⁻¹·q·B, and the
-root's world position p becomes the pose location B⁻¹·(p − head).
-"""
+"""humanoid3d's rest pose, without bpy: every joint at identity, standing on the ground."""
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
 from . import axes
-from . import rotations as rot
-from .kinematics import forward_kinematics, local_rotations
-from .skeleton import FRAME_WIDTH, QUAT_COLUMNS, ROOT_POS, Skeleton, humanoid3d
+from .kinematics import forward_kinematics
+from .skeleton import FRAME_WIDTH, QUAT_COLUMNS, Skeleton, humanoid3d
 
 
 def standing_root_height(skeleton: Skeleton | None = None) -> float:
@@ -43,26 +38,12 @@ def rest_pose_row(skeleton: Skeleton | None = None) -> np.ndarray:
 
 
 def rest_heads_blender(skeleton: Skeleton | None = None) -> np.ndarray:
-    """Rest-pose joint positions (B, 3) in Blender's Z-up frame."""
+    """Rest-pose joint positions (B, 3) in Blender's Z-up frame (a copy: callers may change it)."""
+    return _rest_heads(skeleton or humanoid3d()).copy()
+
+
+@lru_cache(maxsize=4)
+def _rest_heads(skeleton: Skeleton) -> np.ndarray:
+    # Every bake and retarget asks for these several times (two FK passes each), and they never change.
     pos, _ = forward_kinematics(rest_pose_row(skeleton)[None], skeleton)
     return axes.to_blender_positions(pos[0])
-
-
-def pose_channels(
-    frames: np.ndarray, bone_rest_rotations: np.ndarray, root_head: np.ndarray, skeleton: Skeleton | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pose-bone quaternions (F, B, 4) and root bone location (F, 3) for DeepMimic rows.
-
-    `bone_rest_rotations` (B, 4): each bone's rest orientation in armature space (Z up);
-    `root_head`: the root bone's rest head position in armature space.
-    Quaternions are made continuous in time so Blender's per-channel interpolation is smooth.
-    """
-    frames = np.atleast_2d(frames)
-    local = axes.to_blender_rotations(local_rotations(frames, skeleton))
-    b = rot.normalize(bone_rest_rotations)[None]
-    b_inv = rot.conjugate(b)
-    channels = rot.multiply(rot.multiply(b_inv, local), b)
-    channels = rot.make_continuous(channels, axis=0)
-    root_world = axes.to_blender_positions(frames[:, ROOT_POS])
-    location = rot.rotate(np.broadcast_to(b_inv[0, 0], (len(frames), 4)), root_world - np.asarray(root_head))
-    return channels, location

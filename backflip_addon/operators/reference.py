@@ -18,22 +18,19 @@ def import_clip(context: bpy.types.Context, path: str, armature: bpy.types.Objec
 
     On any error the scene is left as it was: nothing added stays, no setting is changed."""
     from ..blender import keys, rig
+    from ..blender.retarget import key_clip
     from ..blender.rollback import removed_on_error
     from ..core.clip import load_clip
-    from ..core.skeleton import humanoid3d
 
     if path.lower().endswith(VIDEO_SUFFIXES):
         raise InvalidInputError(f"{bpy.path.basename(path)} is a video, not a motion clip", "use Import Video in the Reference panel")
     clip = load_clip(path)  # raises before anything is added to the scene
     if armature is not None:
-        missing = [b.name for b in humanoid3d().bodies if armature.type != "ARMATURE" or b.name not in armature.data.bones]
-        if missing:
-            raise InvalidInputError(f"{armature.name} is not a Backflip humanoid (no bone {missing[0]!r})",
-                                    "untick Use Scene Character to build a new one, or pick the Backflip armature")
+        rig.require_character(armature)
     with removed_on_error():
         if armature is None:
             armature, _ = rig.build_humanoid(context, name="Backflip")
-        action = keys.key_clip(
+        action = key_clip(
             armature, clip, fps=scene_fps(context.scene), start_frame=context.scene.frame_start,
             options=keys.scene_key_options(context.scene),
         )

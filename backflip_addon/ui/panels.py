@@ -162,11 +162,13 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
             row.operator_menu_enum("backflip.bone_map_preset", "preset", text="Preset")
             for pair in bake.bone_map:
                 rig.prop_search(pair, "target", bake.target_rig.data, "bones", text=pair.source)
-            rig.prop(bake, "foot_lock")
-            rig.prop(bake, "root_motion")
-            if bake.root_motion == "BONE":
-                rig.prop_search(bake, "ground_bone", bake.target_rig.data, "bones")
-            rig.prop(bake, "in_place")
+        # The default character has the same options; its ground bone is its own "root".
+        rig.prop(bake, "foot_lock")
+        rig.prop(bake, "root_motion")
+        if bake.root_motion == "BONE" and bake.target_rig is not None:
+            rig.prop_search(bake, "ground_bone", bake.target_rig.data, "bones")
+        rig.prop(bake, "in_place")
+        if bake.target_rig is not None:
             rig.operator("backflip.retarget", icon="ARMATURE_DATA")
         col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
         if bake.message:

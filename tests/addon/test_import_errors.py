@@ -58,7 +58,7 @@ def test_keying_a_scene_armature_that_is_not_the_humanoid_is_a_clear_error(empty
     empty_scene.backflip.reference.armature = other
     before = _snapshot(empty_scene)
     message = _import_error(SHIPPED, use_existing=True)
-    assert "Rig is not a Backflip humanoid" in message
+    assert "Rig is not a Backflip character" in message
     assert _snapshot(empty_scene) == before
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from backflip_addon.core import rotations as rot
+from backflip_addon.core.bone_maps import DEFAULT_RIG
 from backflip_addon.core.clip import load_clip
 from backflip_addon.core.curves import KeyOptions
 from backflip_addon.core.skeleton import humanoid3d
@@ -22,7 +23,7 @@ def _basis(armature, frame: int) -> tuple[np.ndarray, np.ndarray]:
     import bpy
 
     bpy.context.scene.frame_set(frame)
-    bones = [armature.pose.bones[b.name] for b in humanoid3d().bodies]
+    bones = [armature.pose.bones[DEFAULT_RIG[b.name]] for b in humanoid3d().bodies]
     return (np.array([list(b.matrix_basis.to_quaternion()) for b in bones]),
             np.array([list(b.matrix_basis.translation) for b in bones]))
 
@@ -36,23 +37,24 @@ def test_euler_keys_have_no_2pi_jumps_and_keep_the_full_turn(empty_scene, backfl
     import bpy
 
     from backflip_addon.blender import keys, rig
+    from backflip_addon.blender.retarget import key_clip
 
     armature, _ = rig.build_humanoid(bpy.context)
     reference, _ = rig.build_humanoid(bpy.context, name="Reference")
     clip = load_clip(backflip_clip_path)
     frames = clip.resample(30).num_frames
-    action = keys.key_clip(armature, clip, fps=30, options=KeyOptions(rotation_mode="XYZ"))
-    keys.key_clip(reference, clip, fps=30)
+    action = key_clip(armature, clip, fps=30, options=KeyOptions(rotation_mode="XYZ"))
+    key_clip(reference, clip, fps=30)
     curves = _curves(action)
     assert all(c.data_path.endswith(("rotation_euler", "location")) for c in curves)
-    assert armature.pose.bones["root"].rotation_mode == "XYZ"
+    assert armature.pose.bones["pelvis"].rotation_mode == "XYZ"
     for curve in curves:
         values = np.array([k.co[1] for k in curve.keyframe_points])
         # A 2π wrap shows as a step near 6.28; the shoulders pass near gimbal lock (Y ≈ -90°), where
         # X and Z legitimately swing ~1.7 rad in a frame.
         assert np.max(np.abs(np.diff(values))) < math.pi, curve.data_path
     # The root's Euler curves add up to the flip's full turn instead of wrapping back.
-    root = [c for c in curves if c.data_path == 'pose.bones["root"].rotation_euler']
+    root = [c for c in curves if c.data_path == 'pose.bones["pelvis"].rotation_euler']
     travel = max(abs(c.keyframe_points[-1].co[1] - c.keyframe_points[0].co[1]) for c in root)
     assert travel == pytest.approx(2 * math.pi, abs=0.35)
     # Same pose as the quaternion bake at every frame.
@@ -68,14 +70,15 @@ def test_reduced_keys_stay_within_tolerance(empty_scene, backflip_clip_path: Pat
     import bpy
 
     from backflip_addon.blender import keys, rig
+    from backflip_addon.blender.retarget import key_clip
 
     clip = load_clip(backflip_clip_path)
     frames = clip.resample(30).num_frames
     full_rig, _ = rig.build_humanoid(bpy.context, name="Full")
-    full = keys.key_clip(full_rig, clip, fps=30, options=KeyOptions(rotation_mode=mode, interpolation=interpolation))
+    full = key_clip(full_rig, clip, fps=30, options=KeyOptions(rotation_mode=mode, interpolation=interpolation))
     reduced_rig, _ = rig.build_humanoid(bpy.context, name="Reduced")
     options = KeyOptions(rotation_mode=mode, interpolation=interpolation, rotation_tolerance_deg=1.0, location_tolerance_mm=2.0)
-    reduced = keys.key_clip(reduced_rig, clip, fps=30, options=options)
+    reduced = key_clip(reduced_rig, clip, fps=30, options=options)
     assert all(k.interpolation == interpolation for c in _curves(reduced) for k in c.keyframe_points)
     want_rot, want_loc = _played(full_rig, frames)
     got_rot, got_loc = _played(reduced_rig, frames)
@@ -91,9 +94,10 @@ def test_unreduced_keys_are_linear_by_default(empty_scene, backflip_clip_path: P
     import bpy
 
     from backflip_addon.blender import keys, rig
+    from backflip_addon.blender.retarget import key_clip
 
     armature, _ = rig.build_humanoid(bpy.context)
-    action = keys.key_clip(armature, load_clip(backflip_clip_path), fps=30)
+    action = key_clip(armature, load_clip(backflip_clip_path), fps=30)
     assert {k.interpolation for c in _curves(action) for k in c.keyframe_points} == {"LINEAR"}
     assert keys.key_count(action) == 53 * (15 * 4 + 3)
 

@@ -8,19 +8,21 @@ import pytest
 
 from backflip_addon.core import axes
 from backflip_addon.core import rotations as rot
+from backflip_addon.core.bone_maps import DEFAULT_RIG
+from backflip_addon.core.character import FACING
 from backflip_addon.core.clip import load_clip
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import humanoid3d
 
 
 def evaluated_bones(armature, frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """World head positions (B, 3) and orientations (B, 4) of every bone, in skeleton order."""
+    """World head positions (B, 3) and orientations (B, 4) of the bone of every humanoid body, in skeleton order."""
     import bpy
 
     bpy.context.scene.frame_set(frame)
     heads, rotations = [], []
     for body in humanoid3d().bodies:
-        matrix = armature.matrix_world @ armature.pose.bones[body.name].matrix
+        matrix = armature.matrix_world @ armature.pose.bones[DEFAULT_RIG[body.name]].matrix
         heads.append(list(matrix.translation))
         rotations.append(list(matrix.to_quaternion()))
     return np.array(heads), np.array(rotations)
@@ -29,22 +31,25 @@ def evaluated_bones(armature, frame: int) -> tuple[np.ndarray, np.ndarray]:
 def test_keyed_armature_matches_fk(empty_scene, backflip_clip_path: Path) -> None:
     import bpy
 
-    from backflip_addon.blender import keys, rig
+    from backflip_addon.blender import rig
+    from backflip_addon.blender.retarget import key_clip
 
     armature, body = rig.build_humanoid(bpy.context)
     clip = load_clip(backflip_clip_path)
-    action = keys.key_clip(armature, clip, fps=30, start_frame=1)
+    action = key_clip(armature, clip, fps=30, start_frame=1)
     sampled = clip.resample(30)
     pos, world = forward_kinematics(sampled.frames)
-    rest = rig.bone_rest_rotations(armature)
+    rest = np.array([list(armature.data.bones[DEFAULT_RIG[b.name]].matrix_local.to_quaternion()) for b in humanoid3d().bodies])
+    # The rig faces −Y at rest; the humanoid's rest faces +X: its bones first turn back onto the humanoid's.
+    onto_humanoid = rot.conjugate(rot.from_matrix(FACING))
     assert armature.animation_data.nla_tracks[-1].strips[0].action == action
     for frame in range(0, sampled.num_frames, 4):
         heads, bone_rots = evaluated_bones(armature, frame + 1)
         np.testing.assert_allclose(heads, axes.to_blender_positions(pos[frame]), atol=1e-4)
         # A bone's pose orientation is its body's world rotation applied to its rest orientation.
-        expected = rot.multiply(axes.to_blender_rotations(world[frame]), rest)
+        expected = rot.multiply(axes.to_blender_rotations(world[frame]), rot.multiply(onto_humanoid, rest))
         assert np.max(rot.angle_between(bone_rots, expected)) < 1e-3
-    assert len(body.vertex_groups) == 15 and body.modifiers["Armature"].object == armature
+    assert len(body.vertex_groups) == 16 and body.modifiers["Armature"].object == armature
 
 
 def test_root_height_follows_the_flip(empty_scene, backflip_clip_path: Path) -> None:
@@ -58,7 +63,7 @@ def test_root_height_follows_the_flip(empty_scene, backflip_clip_path: Path) -> 
     heights = []
     for frame in range(1, 54):
         scene.frame_set(frame)
-        heights.append((armature.matrix_world @ armature.pose.bones["root"].head).z)
+        heights.append((armature.matrix_world @ armature.pose.bones["pelvis"].head).z)
     heights = np.array(heights)
     # Crouch, take-off, inverted in the air, landing crouch: the mocap's root goes ~0.63 → ~1.17 m.
     assert heights.min() == pytest.approx(0.63, abs=0.02)
@@ -66,7 +71,7 @@ def test_root_height_follows_the_flip(empty_scene, backflip_clip_path: Path) -> 
     assert 0.8 < heights[0] < 0.95 and 0.8 < heights[-1] < 0.95
     chest = armature.pose.bones["chest"]
     scene.frame_set(30)  # mid-air: the chest is upside down relative to the root's start
-    assert (armature.matrix_world @ chest.head).z < (armature.matrix_world @ armature.pose.bones["root"].head).z + 0.05
+    assert (armature.matrix_world @ chest.head).z < (armature.matrix_world @ armature.pose.bones["pelvis"].head).z + 0.05
 
 
 def test_import_operator_reports_bad_clip_and_leaves_scene_alone(empty_scene, tmp_path: Path) -> None:

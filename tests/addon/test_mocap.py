@@ -17,11 +17,12 @@ from backflip_addon.core.skeleton import humanoid3d
 def test_clip_survives_bvh_round_trip(empty_scene, backflip_clip_path: Path, tmp_path: Path, record_property) -> None:
     import bpy
 
-    from backflip_addon.blender import keys, rig
+    from backflip_addon.blender import rig
+    from backflip_addon.blender.retarget import key_clip
     from backflip_addon.blender.mocap import export_takes, import_bvh
 
     armature, _ = rig.build_humanoid(bpy.context)
-    keys.key_clip(armature, load_clip(backflip_clip_path), fps=30)
+    key_clip(armature, load_clip(backflip_clip_path), fps=30)
     clip = load_clip(backflip_clip_path).resample(30)
     files = export_takes(bpy.context, armature, tmp_path)
     bvh = next(p for p in files if p.suffix == ".bvh")
@@ -38,7 +39,8 @@ def test_clip_survives_bvh_round_trip(empty_scene, backflip_clip_path: Path, tmp
 def test_takes_export_as_fbx_and_bvh(empty_scene, backflip_clip_path: Path, motions_dir: Path, tmp_path: Path) -> None:
     import bpy
 
-    from backflip_addon.blender import keys, rig
+    from backflip_addon.blender import rig
+    from backflip_addon.blender.retarget import key_clip
     from backflip_addon.blender.mocap import export_collection
 
     collection = bpy.data.collections.new("Stage 15")
@@ -48,8 +50,8 @@ def test_takes_export_as_fbx_and_bvh(empty_scene, backflip_clip_path: Path, moti
         for obj in (armature, body):
             bpy.context.collection.objects.unlink(obj)
             collection.objects.link(obj)
-        keys.key_clip(armature, load_clip(backflip_clip_path), fps=30, action_name=f"{name} flip")
-        keys.key_clip(armature, load_clip(motions_dir / "humanoid3d_walk.txt"), fps=30, action_name=f"{name} walk")
+        key_clip(armature, load_clip(backflip_clip_path), fps=30, action_name=f"{name} flip")
+        key_clip(armature, load_clip(motions_dir / "humanoid3d_walk.txt"), fps=30, action_name=f"{name} walk")
     files = export_collection(bpy.context, collection, tmp_path / "out")
     assert sorted(p.name for p in files) == sorted([
         "attempt 1.fbx", "attempt 1 - attempt 1 flip.bvh", "attempt 1 - attempt 1 walk.bvh",
@@ -68,11 +70,12 @@ def test_takes_export_as_fbx_and_bvh(empty_scene, backflip_clip_path: Path, moti
 def test_bvh_operator_writes_a_clip_the_trainer_reads(empty_scene, backflip_clip_path: Path, tmp_path: Path) -> None:
     import bpy
 
-    from backflip_addon.blender import keys, rig
+    from backflip_addon.blender import rig
+    from backflip_addon.blender.retarget import key_clip
     from backflip_addon.blender.mocap import export_takes
 
     armature, _ = rig.build_humanoid(bpy.context)
-    keys.key_clip(armature, load_clip(backflip_clip_path), fps=30)
+    key_clip(armature, load_clip(backflip_clip_path), fps=30)
     bvh = next(p for p in export_takes(bpy.context, armature, tmp_path) if p.suffix == ".bvh")
     # Default axes (Y-up mocap) on a Z-up file: the clip is turned, but still a valid clip.
     assert bpy.ops.backflip.import_bvh(filepath=str(bvh)) == {"FINISHED"}

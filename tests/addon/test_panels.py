@@ -141,7 +141,7 @@ def test_unregister_leaves_nothing_behind(addon) -> None:
 def test_bake_panel_with_a_target_rig(empty_scene) -> None:
     import bpy
 
-    from tests.addon.rigs import build_rig, mixamo_bones
+    from bench.support.rigs import build_rig, mixamo_bones
 
     bake = empty_scene.backflip.bake
     bake.target_rig = build_rig(bpy.context, "Hero", mixamo_bones())

@@ -235,7 +235,8 @@ def test_keyed_humanoid_shows_in_projected_set(empty_scene, tmp_path: Path, back
     """At 64x64 the keyed character is visible in front of a projected set."""
     import bpy
 
-    from backflip_addon.blender import keys, projection, rig
+    from backflip_addon.blender import projection, rig
+    from backflip_addon.blender.retarget import key_clip
     from backflip_addon.core.clip import load_clip
 
     context = bpy.context
@@ -243,7 +244,7 @@ def test_keyed_humanoid_shows_in_projected_set(empty_scene, tmp_path: Path, back
     projection.add_background_plane(context, camera, 14.0)
     projection.add_projected_prop(context, camera, "PLANE", size=20.0)  # the ground, at the cursor
     armature, body = rig.build_humanoid(context)
-    keys.key_clip(armature, load_clip(backflip_clip_path), fps=30, start_frame=1)
+    key_clip(armature, load_clip(backflip_clip_path), fps=30, start_frame=1)
     scene = empty_scene
     scene.frame_set(20)
     point_sampled_cycles(scene, samples=4)

@@ -16,7 +16,7 @@ from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.posing import rest_heads_blender
 from backflip_addon.core.retarget import leg_length
 from backflip_addon.core.skeleton import humanoid3d
-from tests.addon.rigs import build_rig, mixamo_bones, rigify_bones
+from bench.support.rigs import build_rig, mixamo_bones, rigify_bones
 
 EFFECTORS = {"right_ankle": "RightFoot", "left_ankle": "LeftFoot", "right_wrist": "RightHand", "left_wrist": "LeftHand"}
 
@@ -147,54 +147,86 @@ def _slide_mm(armature, bone: str, runs: list[tuple[int, int]]) -> float:
     return worst * 1000
 
 
-def test_foot_lock_plants_feet_during_contact_and_frees_them_in_flight(empty_scene, backflip_clip_path: Path,
+def _character(kind: str, name: str, ground_bone: bool = False):
+    """(armature, key) for the two kinds of character the bake drives: a user's Mixamo rig (through its
+    auto-map) or the add-on's default character; key(clip, **options) keys a take onto it."""
+    import bpy
+
+    from backflip_addon.blender import rig
+    from backflip_addon.blender.retarget import key_clip, retarget_clip
+
+    if kind == "default":
+        armature, _ = rig.build_humanoid(bpy.context, name=name)
+        return armature, lambda clip, **kw: key_clip(armature, clip, fps=30, **kw)
+    bones = mixamo_bones(scale=1.1)
+    if ground_bone:
+        bones = [("Root", None, np.zeros(3))] + [(n, p or "Root", h) for n, p, h in bones]
+    armature = build_rig(bpy.context, name, bones)
+    bone_map = auto_map([b.name for b in armature.data.bones]).bones
+
+    def key(clip, **options):
+        if options.get("root_motion") == "BONE":
+            options["ground_bone"] = "Root"  # the user's rig names its ground bone on the Bake panel
+        return retarget_clip(armature, clip, bone_map, fps=30, **options)[0]
+
+    return armature, key
+
+
+_BONES = {  # hips, left foot, right foot, right hand, ground bone
+    "mixamo": ("mixamorig:Hips", "mixamorig:LeftFoot", "mixamorig:RightFoot", "mixamorig:RightHand", "Root"),
+    "default": ("pelvis", "foot.L", "foot.R", "hand.R", "root"),
+}
+
+
+@pytest.mark.parametrize("kind", ["mixamo", "default"])
+def test_foot_lock_plants_feet_during_contact_and_frees_them_in_flight(empty_scene, backflip_clip_path: Path, kind: str,
                                                                        record_property) -> None:
     import bpy
 
-    from backflip_addon.blender.retarget import feet_in_contact, retarget_clip
+    from backflip_addon.blender.retarget import feet_in_contact
     from backflip_addon.core.foot_lock import contact_runs
 
     clip = load_clip(backflip_clip_path).resample(30)
     contacts = _ground_contacts(clip)
     planted = feet_in_contact(contacts, 30, 30, clip.num_frames)
     assert planted.any() and not planted.all(axis=1).all()
+    _, left, right, _, _ = _BONES[kind]
     slides = {}
     for lock in (False, True):
-        target = build_rig(bpy.context, f"Mixamo lock={lock}", mixamo_bones(scale=1.1))
-        bone_map = auto_map([b.name for b in target.data.bones]).bones
-        retarget_clip(target, clip, bone_map, fps=30, contacts=contacts if lock else None)
-        slides[lock] = max(_slide_mm(target, f"mixamorig:{side}Foot", contact_runs(planted[:, k]))
-                           for k, side in enumerate(("Right", "Left")))
+        target, key = _character(kind, f"{kind} lock={lock}")
+        key(clip, contacts=contacts if lock else None)
+        slides[lock] = max(_slide_mm(target, foot, contact_runs(planted[:, k])) for k, foot in enumerate((right, left)))
         if lock:
             # In flight the feet still leave the ground with the flip.
             bpy.context.scene.frame_set(30)
-            assert (target.matrix_world @ target.pose.bones["mixamorig:LeftFoot"].head).z > 0.3
+            assert (target.matrix_world @ target.pose.bones[left].head).z > 0.3
     record_property("foot_slide_mm", {str(k): round(v, 2) for k, v in slides.items()})
     assert slides[True] < 5.0, slides
     assert slides[False] > slides[True]
 
 
+@pytest.mark.parametrize("kind", ["mixamo", "default"])
 @pytest.mark.parametrize("mode", ["BONE", "OBJECT", "IN_PLACE"])
-def test_root_motion_options(empty_scene, backflip_clip_path: Path, mode: str) -> None:
+def test_root_motion_options(empty_scene, backflip_clip_path: Path, mode: str, kind: str) -> None:
     import bpy
 
-    from backflip_addon.blender.retarget import retarget_clip
-
     clip = load_clip(backflip_clip_path)
-    bones = [("Root", None, np.zeros(3))] + [(n, p or "Root", h) for n, p, h in mixamo_bones()]
     rigs = {}
-    for name, kwargs in (("pelvis", {}), (mode, {"root_motion": "BONE", "ground_bone": "Root"} if mode == "BONE"
+    for name, kwargs in (("pelvis", {}), (mode, {"root_motion": "BONE"} if mode == "BONE"
                                                 else {"root_motion": "OBJECT"} if mode == "OBJECT" else {"in_place": True})):
-        rig = build_rig(bpy.context, name, bones)
+        rig, key = _character(kind, name, ground_bone=True)
         rig.location = (0.0, 3.0, 0.0)
-        retarget_clip(rig, clip, auto_map([b.name for b in rig.data.bones]).bones, fps=30, **kwargs)
+        key(clip, **kwargs)
         rigs[name] = rig
-    names = ["mixamorig:Hips", "mixamorig:LeftFoot", "mixamorig:RightHand", "Root"]
-    travels, carried = [], []
+    hips, left, _, hand, ground = _BONES[kind]
+    names = [hips, left, hand, ground]
+    travels, carried, turns = [], [], []
     for frame in range(1, 54, 4):
         bpy.context.scene.frame_set(frame)
         pelvis, moved = (world_heads(rigs[n], names) for n in ("pelvis", mode))
         travels.append(pelvis[0, :2] - pelvis[-1, :2])
+        # Root motion moves the body, never turns it: the hips keep the pelvis bake's orientation.
+        turns.append([list((rigs[n].matrix_world @ rigs[n].pose.bones[hips].matrix).to_quaternion()) for n in ("pelvis", mode)])
         if mode == "IN_PLACE":
             # The same pose, without the travel along the ground.
             np.testing.assert_allclose(moved[:3] - moved[0], pelvis[:3] - pelvis[0], atol=1e-4)
@@ -209,6 +241,9 @@ def test_root_motion_options(empty_scene, backflip_clip_path: Path, mode: str) -
             assert carrier[2] == pytest.approx(0.0, abs=1e-4)
             carried.append((moved[0] - carrier)[:2])
     assert np.ptp(np.array(travels), axis=0).max() > 0.05  # the flip does travel along the ground
+    turns = np.array(turns)
+    assert np.max(rot.angle_between(turns[:, 0], turns[:, 1])) < 1e-3
+    assert math.degrees(np.sum(rot.angle_between(turns[1:, 1], turns[:-1, 1]))) > 300  # the flip's full turn, kept
     if carried:
         # The hips keep their place over the carrier: all the travel is the carrier's.
         assert np.ptp(np.array(carried), axis=0).max() < 1e-4

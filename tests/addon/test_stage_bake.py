@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from backflip_addon.core import axes
+from backflip_addon.core.bone_maps import DEFAULT_RIG
 from backflip_addon.core.clip import load_clip
 from backflip_addon.core.errors import InvalidInputError, NotFoundError
 from backflip_addon.core.kinematics import forward_kinematics
@@ -17,7 +18,7 @@ from tests.addon.rollout_fixture import write_rollout
 
 
 def bone_heads(armature) -> np.ndarray:
-    return np.array([list(armature.matrix_world @ armature.pose.bones[b.name].head) for b in humanoid3d().bodies])
+    return np.array([list(armature.matrix_world @ armature.pose.bones[DEFAULT_RIG[b.name]].head) for b in humanoid3d().bodies])
 
 
 def test_bake_two_attempts(empty_scene, tmp_path: Path) -> None:

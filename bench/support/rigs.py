@@ -1,4 +1,4 @@
-"""Armatures other than the Backflip humanoid, built in tests: a user's rig with its own names, a T-pose
+"""Armatures other than the Backflip character, built by tests and benches: a user's rig with its own names, a T-pose
 rest, facing −Y, and its own size (humanoid3d's rest joints scaled)."""
 from __future__ import annotations
 
