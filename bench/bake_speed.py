@@ -9,7 +9,8 @@ toes and fingers, T-pose, from bench/support/rigs.py) through the auto-map: solv
 
     PYTHONPATH=. .venv/bin/python bench/bake_speed.py [--runs 9] [--frames 1000]
 
-Prints one JSON line. Target: < 50 ms.
+Prints one JSON line: wall-clock and the keying thread's CPU time (the wall-clock an idle core would
+give; this machine is shared). Target: < 50 ms.
 """
 from __future__ import annotations
 
@@ -47,11 +48,12 @@ def main(argv: list[str] | None = None) -> dict:
     source = load_clip(STAGE_CLIP)
     fps = (args.frames - 1) / source.duration
     clip = source.resample(fps)
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         action = key_clip(armature, clip, fps=fps, start_frame=1)
         times.append((time.perf_counter() - start) * 1000.0)
+        cpu_times.append((time.thread_time() - cpu_start) * 1000.0)
     curves = action.layers[0].strips[0].channelbags[0].fcurves
     target = build_rig(bpy.context, "Rigify", rigify_bones())
     bone_map = auto_map([b.name for b in target.data.bones]).bones
@@ -70,8 +72,11 @@ def main(argv: list[str] | None = None) -> dict:
         "median_ms": round(statistics.median(times), 2),
         "min_ms": round(min(times), 2),
         "max_ms": round(max(times), 2),
+        # CPU time of the keying thread: what the wall-clock would be on an idle core (this machine is shared).
+        "cpu_median_ms": round(statistics.median(cpu_times), 2),
         "target_ms": TARGET_MS,
         "meets_target": statistics.median(times) < TARGET_MS,
+        "meets_target_on_cpu_time": statistics.median(cpu_times) < TARGET_MS,
         "retarget_bones": len(target.data.bones),
         "retarget_mapped": len(bone_map),
         "retarget_keys_per_take": keys.key_count(retargeted),

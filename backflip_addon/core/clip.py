@@ -138,6 +138,9 @@ class MotionClip:
                 "use a shorter clip or a lower frame rate",
             )
         count = max(2, int(round(self.duration * fps)) + 1)
+        if count == self.num_frames and np.allclose(self.frames[:-1, 0], self.duration / (count - 1), rtol=1e-9, atol=0.0):
+            # Already evenly spaced at this rate: resampling would only re-interpolate the same poses.
+            return MotionClip(self.frames.copy(), loop=self.loop, extras=dict(self.extras), name=self.name)
         t = np.linspace(0.0, self.duration, count)
         frames = self.sample(t) if self.loop != "wrap" else _sample_within_cycle(self, t)
         frames[:, 0] = self.duration / (count - 1)
