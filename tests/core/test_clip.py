@@ -63,6 +63,14 @@ def test_resample_keeps_key_poses_and_slerps_between(backflip_clip_path: Path) -
     assert_same_poses(fine.resample(16.0).frames, clip.frames)
 
 
+@pytest.mark.parametrize("fps", [16.0, 24.0, 29.97, 60.0])
+def test_resampling_at_the_same_rate_again_changes_nothing(backflip_clip_path: Path, fps: float) -> None:
+    once = load_clip(backflip_clip_path).resample(fps)
+    twice = once.resample(fps)
+    assert twice.num_frames == once.num_frames
+    np.testing.assert_array_equal(twice.frames, once.frames)
+
+
 def assert_same_poses(a: np.ndarray, b: np.ndarray) -> None:
     """Equal poses: positions and hinge angles exactly, rotations up to (normalised) quaternion."""
     scalar = np.ones(a.shape[1], dtype=bool)
