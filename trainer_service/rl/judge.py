@@ -22,10 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.errors import InvalidInputError
-from backflip_addon.core.kinematics import forward_kinematics
+from backflip_addon.core.kinematics import lowest_points
 from backflip_addon.core.skeleton import FEET, humanoid3d
 
 from .skill import AXES, BACKFLIP, SKILL_KEY, Skill, axis_degrees
@@ -65,36 +64,6 @@ CONTACT_LABELS = {
     "right_wrist": "lands on hands",
     "left_wrist": "lands on hands",
 }
-
-
-def _rpy_quat(rpy: tuple[float, float, float]) -> np.ndarray:
-    """URDF roll-pitch-yaw (fixed X, then Y, then Z) as a quaternion."""
-    qx = rot.from_axis_angle(np.array([1.0, 0, 0]), rpy[0])
-    qy = rot.from_axis_angle(np.array([0, 1.0, 0]), rpy[1])
-    qz = rot.from_axis_angle(np.array([0, 0, 1.0]), rpy[2])
-    return rot.multiply(qz, rot.multiply(qy, qx))
-
-
-def lowest_points(frames: np.ndarray) -> np.ndarray:
-    """Height (F, B) of the lowest point of each body's collision shape."""
-    skeleton = humanoid3d()
-    pos, world = forward_kinematics(frames, skeleton)
-    out = np.zeros(pos.shape[:2])
-    for i, body in enumerate(skeleton.bodies):
-        shape = body.shape
-        q = rot.multiply(world[:, i], _rpy_quat(shape.rpy))
-        centre = pos[:, i] + rot.rotate(world[:, i], np.array(shape.origin))
-        if shape.kind == "sphere":
-            out[:, i] = centre[:, 1] - shape.radius
-        elif shape.kind == "capsule":
-            tip = rot.rotate(q, np.array([0.0, 0.0, shape.length / 2]))
-            out[:, i] = centre[:, 1] - np.abs(tip[:, 1]) - shape.radius
-        else:  # box: the lowest of its eight corners
-            half = np.array(shape.size) / 2
-            corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half
-            heights = centre[:, None, 1] + rot.rotate(q[:, None], corners[None])[..., 1]
-            out[:, i] = heights.min(axis=1)
-    return out
 
 
 def ground_contacts(frames: np.ndarray, contact_height: float = CONTACT_HEIGHT) -> np.ndarray:

@@ -183,6 +183,20 @@ class SimConfig:
     path physics cannot follow does not end episodes; root rotation still counts)."""
     fall_termination: bool = True
     """End the episode when a body other than the feet touches a collider."""
+    reference_contact_height: float = 0.03
+    """m: ...unless the reference puts that body down too. A roll, a get-up or a cartwheel puts more than
+    the feet on the ground, and ending every episode on that contact left those skills unlearnable (get-up
+    episodes averaged 0.3 s). A reference frame puts bodies down when a body other than the feet comes this
+    close to the frame's lowest point while the frame is on the clip's floor; then every body within
+    `reference_contact_band` of that point is excused. The backflip, walk, run, jump and kicks of
+    pybullet_data put only their feet down, so nothing changes for them; 0 = DeepMimic's rule (any contact
+    but the feet ends the episode)."""
+    reference_contact_band: float = 0.08
+    """m: see `reference_contact_height`; also how far above the clip's floor (the 5th percentile of its
+    frames' lowest points: mocap floors are off by a few cm) a frame's lowest point may be and still be down."""
+    reference_contact_seconds: float = 0.1
+    """s: how far around the current time a reference contact still excuses the same body's contact (a
+    policy that rolls a little early or late is still rolling)."""
     episode_seconds: float = 20.0
     """s: time limit of an episode (truncation); a non-looping clip also ends at its last frame."""
     rsi: bool = True
@@ -222,14 +236,17 @@ class SimConfig:
         self.start_position = _finite("start_position", self.start_position)
         if len(self.start_position) != 3:
             raise InvalidInputError("start_position needs 3 numbers (x, y, z)", "e.g. [0, 0, 0]")
-        for name in ("episode_seconds", "pose_termination_distance", "start_heading", "rsi_window"):
+        for name in ("episode_seconds", "pose_termination_distance", "start_heading", "rsi_window",
+                     "reference_contact_height", "reference_contact_band", "reference_contact_seconds"):
             value = float(getattr(self, name))
             if not math.isfinite(value):
                 raise InvalidInputError(f"{name} must be finite, got {value}", "fix the sim config")
             setattr(self, name, value)
-        if self.episode_seconds <= 0.0 or self.pose_termination_distance < 0.0 or self.rsi_window < 0.0:
-            raise InvalidInputError("episode_seconds must be > 0, pose_termination_distance and rsi_window >= 0",
-                                    "fix the sim config")
+        if self.episode_seconds <= 0.0 or min(self.pose_termination_distance, self.rsi_window,
+                                              self.reference_contact_height, self.reference_contact_band,
+                                              self.reference_contact_seconds) < 0.0:
+            raise InvalidInputError("episode_seconds must be > 0; pose_termination_distance, rsi_window and the "
+                                    "reference_contact_ values >= 0", "fix the sim config")
 
     @property
     def substeps(self) -> int:

@@ -105,7 +105,8 @@ class ImitationEnv:
         obs = self._observe(row)
         terms = reward_terms(sim, ref, row, self.config.reward)
         distance = (root_relative_pose_distance if self.config.pose_termination_frame == "root" else pose_distance)(sim, ref, row)
-        end = episode_ending(self._char.contacts(), distance, row, self._start_row, ref.num_rows, self.config)
+        end = episode_ending(self._char.contacts(), distance, row, self._start_row, ref.num_rows, self.config,
+                             ref.grounded[min(row, ref.num_rows - 1)])
         info = {
             "fell": end.fell,
             "first_contact": end.first_contact,

@@ -15,10 +15,10 @@ import numpy as np
 
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
-from backflip_addon.core.kinematics import forward_kinematics, shape_centers
+from backflip_addon.core.kinematics import forward_kinematics, lowest_points, shape_centers
 from backflip_addon.core.skeleton import QUAT_COLUMNS, ROOT_POS, ROOT_ROT, split_joints
 
-from .character import LINK_MASSES, SPHERICAL
+from .character import FOOT_LINKS, LINK_MASSES, SPHERICAL
 from .config import SimConfig
 
 
@@ -40,6 +40,7 @@ class ReferenceTables:
     body_pos: np.ndarray  # (R, 15, 3) centre of mass of each body
     com_vel: np.ndarray  # (R, 3) whole-body centre-of-mass velocity
     weight: np.ndarray  # (R,) 0..1, how much the reward's errors count (the extraction's confidence)
+    grounded: np.ndarray  # (R, 15) bool, bodies the reference has on its ground near this row (termination)
 
     @property
     def num_rows(self) -> int:
@@ -100,7 +101,30 @@ def build_reference(clip: MotionClip, config: SimConfig) -> ReferenceTables:
         body_pos=body_pos,
         com_vel=com_vel,
         weight=confidence_weights(clip, t, config),
+        grounded=grounded_bodies(frames, config),
     )
+
+
+def grounded_bodies(frames: np.ndarray, config: SimConfig) -> np.ndarray:
+    """(R, B) bool: bodies the reference puts down (see `SimConfig.reference_contact_height`) at any row
+    within `reference_contact_seconds`; all False when that height is 0."""
+    bodies = len(LINK_MASSES)
+    if config.reference_contact_height <= 0.0:
+        return np.zeros((len(frames), bodies), dtype=bool)
+    lowest = lowest_points(frames)
+    frame_lowest = lowest.min(axis=1)
+    above = lowest - frame_lowest[:, None]
+    not_feet = np.array([b not in FOOT_LINKS for b in range(bodies)])
+    on_floor = frame_lowest <= np.percentile(frame_lowest, 5) + config.reference_contact_band
+    down = on_floor & (above[:, not_feet] <= config.reference_contact_height).any(axis=1)
+    near = down[:, None] & (above <= config.reference_contact_band)
+    reach = int(round(config.reference_contact_seconds * config.physics_hz))
+    if reach == 0:
+        return near
+    # Dilate in time: a row is excused if any row within `reach` has the body down.
+    padded = np.pad(near, ((reach, reach), (0, 0))).astype(np.int64)
+    counts = np.vstack([np.zeros((1, bodies), dtype=np.int64), np.cumsum(padded, axis=0)])
+    return (counts[2 * reach + 1 :] - counts[: -2 * reach - 1]) > 0
 
 
 def _keyframe_velocities(clip: MotionClip, t: np.ndarray):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .character import FOOT_LINKS, LINK_NAMES
 from .config import SimConfig
 
@@ -31,14 +33,18 @@ def first_fall_contact(contacts: list[tuple[int, int]]) -> str | None:
 
 
 def episode_ending(contacts: list[tuple[int, int]], pose_distance: float, row: int, start_row: int,
-                   reference_rows: int, config: SimConfig) -> Ending:
+                   reference_rows: int, config: SimConfig, grounded: np.ndarray | None = None) -> Ending:
     """The ending after a step to reference row `row` of an episode started at `start_row`.
 
-    `pose_distance` (m) is `rewards.pose_distance` of the step; `reference_rows` the reference's length."""
+    `pose_distance` (m) is `rewards.pose_distance` of the step; `reference_rows` the reference's length;
+    `grounded` (B,) the bodies the reference has down around this row (`ReferenceTables.grounded`), whose
+    contacts are part of the motion rather than a fall."""
     first_contact = first_fall_contact(contacts)
     fell = first_contact is not None
+    unexpected = fell if grounded is None else first_fall_contact(
+        [(link, other) for link, other in contacts if not grounded[max(link, 0)]]) is not None
     too_far = 0.0 < config.pose_termination_distance < pose_distance
-    terminated = (fell and config.fall_termination) or too_far
+    terminated = (unexpected and config.fall_termination) or too_far
     episode_rows = int(round(config.episode_seconds * config.physics_hz))
     out_of_time = row - start_row >= episode_rows or row + config.substeps >= reference_rows
     return Ending(terminated, not terminated and out_of_time, fell, first_contact)
