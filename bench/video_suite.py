@@ -7,8 +7,8 @@ Views: side (level, looking along -z), 45 (level, 45 degrees round), front (leve
 humanoid's front, +x), high (side azimuth, raised so that it looks down 20 degrees). Extras
 (--extras): motion blur (1/30 s shutter) on the side view of each motion; a slow 20 degree pan and
 a hand-held camera (smooth wobble of 1.5 degrees and 2 cm) on the side view of the backflip and the
-walk. Renders are cached in out/bench/video_suite/ (a re-run only re-extracts; needs the `bench`
-extra: anny). Writes one JSON line per case and a summary line (median PA-MPJPE, cases worse than
+walk. Renders are cached in $BACKFLIP_VIDEO_CACHE, or out/bench/video_suite/ without it (a re-run only
+re-extracts; needs the `bench` extra: anny); point the variable outside the worktree so the renders outlive it. Writes one JSON line per case and a summary line (median PA-MPJPE, cases worse than
 raw mediapipe, median root path ratio over the static-camera cases) to --out and stdout. The
 figures per case are bench/video_fidelity.py's `evaluate` (PA-MPJPE, raw mediapipe, root path...),
 plus the camera the extraction estimated against the one that filmed.
@@ -39,8 +39,13 @@ MOTIONS = ("backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_facedo
 REPRESENTATIVE = ("backflip", "walk", "roll", "cartwheel", "jump", "spinkick", "run")
 VIEWS = {"side": (0.0, 0.0), "45": (45.0, 0.0), "front": (90.0, 0.0), "high": (0.0, 20.0)}
 """view -> (azimuth from the side view, elevation looking down), degrees"""
-CACHE = ROOT / "out" / "bench" / "video_suite"
+CACHE_ENV = "BACKFLIP_VIDEO_CACHE"
 FPS = 30.0
+
+
+def cache_dir() -> Path:
+    """Where rendered cases are kept: $BACKFLIP_VIDEO_CACHE, else out/bench/video_suite in the checkout."""
+    return Path(os.environ.get(CACHE_ENV) or ROOT / "out" / "bench" / "video_suite")
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def render_case(case: Case, width: int, height: int) -> Path:
     from bench.render_sample_video import DEFAULT_CACHE
     from bench.support import synth
 
-    path = CACHE / f"{case.name}_{width}x{height}.mp4"
+    path = cache_dir() / f"{case.name}_{width}x{height}.mp4"
     if path.exists() and path.with_suffix(".truth.npz").exists():
         return path
     clip = load_clip(clip_path(case.motion))
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     everything = cases(list(MOTIONS), list(VIEWS), True)
     todo = []
     for case in wanted:
-        path = CACHE / f"{case.name}_{args.width}x{args.height}.mp4"
+        path = cache_dir() / f"{case.name}_{args.width}x{args.height}.mp4"
         if args.cached_only and not path.with_suffix(".truth.npz").exists():
             continue
         todo.append((case, render_case(case, args.width, args.height)))
