@@ -273,3 +273,36 @@ def test_a_half_turned_reading_is_dropped_and_refilled(mocap):
     track = clean.clean(det, 30.0)
     assert track.refilled[10] and track.refilled[11] and track.refilled.sum() == 2
     assert track.found.all()  # mediapipe did find the person: the frames were dropped, not missed
+
+
+def test_depth_counts_more_when_the_camera_faces_the_body():
+    cfg = fit.FitConfig(depth_weight=0.5, depth_weight_facing=1.0, depth_visibility_power=1.0)
+    # Torso frame columns: forward, up, right. Identity: right = scene z, the camera's axis (a side view).
+    side_on = rot.IDENTITY[None]
+    facing = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.pi / 2)[None]  # right along the image x
+    vis = np.full((1, len(fit.SITES)), 0.8)
+    assert np.allclose(fit.depth_weights(facing, vis, cfg), 0.8)
+    assert np.allclose(fit.depth_weights(side_on, vis, cfg), 0.4)
+    halfway = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.pi / 3)[None]
+    assert 0.4 < fit.depth_weights(halfway, vis, cfg)[0, 0] < 0.8
+
+
+def test_symmetry_fades_where_the_two_limbs_look_unlike_in_the_image():
+    from trainer_service.video.pose import Landmark as L
+
+    image = np.zeros((2, 33, 2))
+    for frame in range(2):
+        image[frame, [L.LEFT_SHOULDER, L.RIGHT_SHOULDER]] = [[300, 100], [300, 100]]  # seen from the side
+        image[frame, [L.LEFT_HIP, L.RIGHT_HIP]] = [[300, 200], [300, 200]]
+        image[frame, [L.LEFT_ELBOW, L.RIGHT_ELBOW]] = [[300, 150], [300, 150]]
+        image[frame, [L.LEFT_WRIST, L.RIGHT_WRIST]] = [[300, 190], [300, 190]]
+    image[1, L.RIGHT_WRIST] = [400, 100]  # frame 1: the right arm punches forward
+    image[1, L.RIGHT_ELBOW] = [350, 100]
+    vis = np.ones((2, 33))
+    vis[:, [L.RIGHT_ELBOW, L.RIGHT_WRIST]] = 0.2  # the right arm is barely visible in both frames
+    pairs, plain = fit.symmetry_pairs(vis)
+    _, faded = fit.symmetry_pairs(vis, image, 0.5)
+    shoulder = [k for k, (kind, a, _) in enumerate(pairs) if kind == "ball" and fit._BALL[a] == "left_shoulder"][0]
+    assert np.isclose(plain[0, shoulder], 0.8) and np.isclose(plain[1, shoulder], 0.8)
+    assert np.isclose(faded[0, shoulder], 0.8)  # overlapping limbs: the hidden arm still follows the other
+    assert faded[1, shoulder] < 0.05  # a punch is no mirror image
