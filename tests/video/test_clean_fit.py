@@ -306,3 +306,23 @@ def test_symmetry_fades_where_the_two_limbs_look_unlike_in_the_image():
     assert np.isclose(plain[0, shoulder], 0.8) and np.isclose(plain[1, shoulder], 0.8)
     assert np.isclose(faded[0, shoulder], 0.8)  # overlapping limbs: the hidden arm still follows the other
     assert faded[1, shoulder] < 0.05  # a punch is no mirror image
+
+
+def test_acrobatic_frames_are_smoothed_less():
+    # A body standing still, then turning over at 20 degrees a frame: a kink in the torso-local landmarks
+    # at the start of the turn is rounded off less with the lighter acrobatic smoothing.
+    fps, n = 30.0, 60
+    angles = np.radians(20.0) * np.clip(np.arange(n) - 30, 0, None)
+    quats = rot.from_axis_angle(np.array([0.0, 0.0, 1.0]), angles)
+    local = np.zeros((n, 33, 3))
+    local[:, 0, 0] = np.where(np.arange(n) % 2 == 0, 0.01, -0.01)  # jitter of 1 cm everywhere
+    plain = clean.CleanConfig(smooth_s=0.05, acrobatic_smooth_s=0.05)
+    lighter = clean.CleanConfig(smooth_s=0.05, acrobatic_smooth_s=0.02)
+    q_plain, l_plain = clean._smooth_track(quats, local, fps, plain)
+    q_light, l_light = clean._smooth_track(quats, local, fps, lighter)
+    turning, still = slice(40, 55), slice(2, 15)
+    # The turn keeps more of its detail (the jitter, and the rotation itself) ...
+    assert np.abs(l_light[turning, 0, 0]).mean() > 1.5 * np.abs(l_plain[turning, 0, 0]).mean()
+    assert rot.angle_between(q_light[turning], quats[turning]).max() <= rot.angle_between(q_plain[turning], quats[turning]).max() + 1e-9
+    # ... while the still part is smoothed as before.
+    assert np.allclose(l_light[still], l_plain[still], atol=1e-4)  # within 0.1 mm

@@ -56,6 +56,9 @@ class CleanConfig:
     """Standard deviation of the zero-phase Gaussian smoothing (seconds). Measured on the 4 bench
     views (mean PA-MPJPE all / inverted, mm): 0.02 50.1/69.7, 0.03 50.6/68.8, 0.04-0.06 50.2-50.5/67.7-67.9,
     0.08 51.1/69.7."""
+    acrobatic_smooth_s: float = 0.03
+    """... and where the body turns over (a flip, a roll, a cartwheel; see phase.py), in seconds: there
+    the body turns up to 20 degrees a frame and 0.05 s rounds the turn off (see FitConfig.smooth_weight)."""
     refilled_visibility: float = 0.3
     """Visibility given to interpolated 2D points in refilled frames (0..1)."""
     max_dropped: int = 3
@@ -280,6 +283,21 @@ def smooth_rotations(quats: np.ndarray, sigma: float) -> np.ndarray:
     return rot.normalize(gaussian_smooth(q, sigma))
 
 
+def _smooth_track(quats: np.ndarray, local: np.ndarray, fps: float, cfg: CleanConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Torso rotations and torso-local landmarks smoothed over smooth_s, or over acrobatic_smooth_s where
+    the body turns over (blended by phase.py's acrobatic weight): a flip turns 20 degrees a frame."""
+    from .phase import detect_phases  # phase.py builds on this module's smoothing
+
+    slow = smooth_rotations(quats, cfg.smooth_s * fps), gaussian_smooth(local, cfg.smooth_s * fps)
+    if cfg.acrobatic_smooth_s == cfg.smooth_s:
+        return slow
+    fast = smooth_rotations(quats, cfg.acrobatic_smooth_s * fps), gaussian_smooth(local, cfg.acrobatic_smooth_s * fps)
+    w = detect_phases(slow[0], fps).acrobatic[:, None]
+    same_sign = slow[0] * np.sign(np.sum(fast[0] * slow[0], axis=-1, keepdims=True))  # q and -q are one rotation
+    blended = rot.normalize(w * fast[0] + (1.0 - w) * same_sign)
+    return blended, w[..., None] * fast[1] + (1.0 - w[..., None]) * slow[1]
+
+
 def clean(det: Detections, fps: float, cfg: CleanConfig = CleanConfig()) -> Track:
     """Select, de-swap, reject, refill and smooth; raises VideoError when too few frames hold a person."""
     n = det.num_frames
@@ -299,9 +317,7 @@ def clean(det: Detections, fps: float, cfg: CleanConfig = CleanConfig()) -> Trac
     local = _interpolate_gaps(local, keep)
     image = _interpolate_gaps(image, keep)
     vis = np.where(keep[:, None], vis, cfg.refilled_visibility * _interpolate_gaps(vis, keep))
-    sigma = cfg.smooth_s * fps
-    quats = smooth_rotations(quats, sigma)
-    local = gaussian_smooth(local, sigma)
+    quats, local = _smooth_track(quats, local, fps, cfg)
     world = np.einsum("nij,nkj->nki", rot.to_matrix(quats), local)
     confidence = np.where(keep, vis[:, KEY_LANDMARKS].mean(axis=1), 0.0)
     rotation = np.where(keep, det.rotation[np.arange(n), np.where(chosen >= 0, chosen % det.valid.shape[1], 0)], -1)

@@ -101,8 +101,11 @@ class FitConfig:
     """Residuals beyond about this many metres count less and less (Geman-McClure); upside down
     mediapipe is often 0.1 m off, and 0.08 m ignored those frames (side view inverted 69 vs 66 mm).
     On roll, walk, cartwheel and backflip views (360p suite) 0.2 measured 83.0 mm mean against 84.2 for 0.14."""
-    smooth_weight: float = 0.05
-    """Weight of site accelerations (metres per frame squared)."""
+    smooth_weight: float = 0.025
+    """Weight of site accelerations (metres per frame squared). 0.025 with the lighter smoothing of
+    acrobatic frames (CleanConfig.acrobatic_smooth_s) against 0.05 without, over 25 cases of the 720p
+    suite: backflip side 45.6 / 46.6 mm (bench side view 45.2 / 47.1), 45 degrees 44.7 / 45.6, rolls
+    1-2 mm worse, median 80.4 / 80.5."""
     continuity_weight: float = 0.5
     """Weight of frame-to-frame quaternion steps."""
     spin_weight: float = 50.0
