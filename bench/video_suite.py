@@ -1,7 +1,8 @@
 """Video fidelity suite: every humanoid3d mocap clip x camera views, rendered on an anny human, extracted, compared.
 
     .venv/bin/python bench/video_suite.py [--width 640 --height 360] [--motions backflip,walk] [--views side,high]
-        [--extras] [--render-only] [--out bench/results/video_suite.jsonl]
+        [--extras] [--cases backflip_side,walk_side_pan] [--cached-only] [--render-only]
+        [--out FILE (append) | --merge bench/results/video_suite.jsonl (replace those cases, re-summarise)]
 
 Views: side (level, looking along -z), 45 (level, 45 degrees round), front (level, facing the
 humanoid's front, +x), high (side azimuth, raised so that it looks down 20 degrees). Extras
@@ -153,6 +154,28 @@ def summary(lines: list[dict], resolution: str, missing: list[str]) -> dict:
     }
 
 
+def merge_results(path: Path, lines: list[dict], resolution: str, everything: list[Case]) -> dict:
+    """Replace `path`'s lines of the same cases and resolution by `lines`, keep the others, and end the
+    file with one summary over all its cases at that resolution; returns that summary."""
+    kept = []
+    if path.exists():
+        fresh = {x["case"] for x in lines}
+        for text in path.read_text().splitlines():
+            row = json.loads(text)
+            same_run = row.get("video", "").endswith(f"_{resolution}.mp4") or row.get("resolution") == resolution
+            if same_run and (row["bench"] == "video_suite_summary" or row["case"] in fresh):
+                continue
+            kept.append(row)
+    cases_now = [x for x in kept if x["bench"] == "video_suite" and x["video"].endswith(f"_{resolution}.mp4")] + lines
+    order = {c.name: i for i, c in enumerate(everything)}
+    cases_now.sort(key=lambda x: order.get(x["case"], len(order)))
+    others = [x for x in kept if x not in cases_now]
+    done = {x["case"] for x in cases_now}
+    total = summary(cases_now, resolution, [c.name for c in everything if c.name not in done])
+    write_atomic(path, "".join(json.dumps(x) + "\n" for x in [*others, *cases_now, total]).encode())
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=640)
@@ -160,14 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motions", default=",".join(REPRESENTATIVE), help="comma list, or 'all'")
     parser.add_argument("--views", default=",".join(VIEWS))
     parser.add_argument("--extras", action="store_true", help="side blur per motion, pan and hand-held on backflip and walk")
+    parser.add_argument("--cases", default=None, help="comma list of case names (e.g. backflip_side_blur): only these")
     parser.add_argument("--cached-only", action="store_true", help="evaluate only cases already rendered")
     parser.add_argument("--render-only", action="store_true", help="render (and cache) the videos, then stop")
     parser.add_argument("--out", type=Path, default=None, help="append the JSON lines to this file")
+    parser.add_argument("--merge", type=Path, default=None,
+                        help="replace this file's lines of the same cases, and its summary by one over all its cases")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     motions = list(MOTIONS) if args.motions == "all" else args.motions.split(",")
-    wanted = cases(motions, args.views.split(","), args.extras)
     everything = cases(list(MOTIONS), list(VIEWS), True)
+    if args.cases:
+        names = set(args.cases.split(","))
+        wanted = [c for c in everything if c.name in names]
+    else:
+        wanted = cases(motions, args.views.split(","), args.extras)
     todo = []
     for case in wanted:
         path = cache_dir() / f"{case.name}_{args.width}x{args.height}.mp4"
@@ -193,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         with open(args.out, "a") as f:
             f.writelines(json.dumps(x) + "\n" for x in out)
+    if args.merge is not None:
+        print(json.dumps(merge_results(args.merge, lines, resolution, everything)))
     return 0
 
 
