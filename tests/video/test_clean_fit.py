@@ -326,3 +326,20 @@ def test_acrobatic_frames_are_smoothed_less():
     assert rot.angle_between(q_light[turning], quats[turning]).max() <= rot.angle_between(q_plain[turning], quats[turning]).max() + 1e-9
     # ... while the still part is smoothed as before.
     assert np.allclose(l_light[still], l_plain[still], atol=1e-4)  # within 0.1 mm
+
+
+def test_a_body_read_upside_down_is_also_posed_turned_over():
+    """Real mediapipe on a frame turned upside down: the 180 degree copy is posed too, and maps back."""
+    from trainer_service.video.pose import PoseConfig, reads_upside_down, rotate_image
+
+    frame = rotate_image(read_video(SAMPLE, Trim(start_frame=0, end_frame=1)).frames[0], 180)
+    with PoseEstimator(PoseConfig(retry_below=0.0)) as estimator:  # the upright reading counts as confident
+        found = estimator.detect_frame(frame)
+    with PoseEstimator(PoseConfig(retry_below=0.0, retry_inverted=False)) as estimator:
+        plain = estimator.detect_frame(frame)
+    assert [d for d, *_ in plain] == [0]
+    assert [d for d, *_ in found] == [0, 180]
+    assert reads_upside_down(found[0][1]) and reads_upside_down(found[1][1])  # both in the frame's own pixels
+    upright = np.zeros((33, 2))
+    upright[[11, 12], 1], upright[[23, 24], 1] = 100.0, 200.0  # shoulders above the hips (v down)
+    assert not reads_upside_down(upright) and reads_upside_down(upright[:, ::-1] * 0 + upright.max() - upright)
