@@ -342,4 +342,6 @@ def test_a_body_read_upside_down_is_also_posed_turned_over():
     assert reads_upside_down(found[0][1]) and reads_upside_down(found[1][1])  # both in the frame's own pixels
     upright = np.zeros((33, 2))
     upright[[11, 12], 1], upright[[23, 24], 1] = 100.0, 200.0  # shoulders above the hips (v down)
-    assert not reads_upside_down(upright) and reads_upside_down(upright[:, ::-1] * 0 + upright.max() - upright)
+    inverted = upright.copy()
+    inverted[:, 1] = 300.0 - upright[:, 1]  # the same body turned over: shoulders at v = 200, hips at 100
+    assert not reads_upside_down(upright) and reads_upside_down(inverted)
