@@ -3,7 +3,8 @@
     .venv/bin/python bench/video_fidelity.py [--width 1280 --height 720] [--variants side,side_blur,oblique,oblique_blur]
 
 Variants: side view and a 30 degree oblique view, each without and with 1/30 s motion blur.
-Renders are cached in out/bench/video_fidelity/ (needs the `bench` extra: anny). Prints one JSON
+Renders are cached in $BACKFLIP_VIDEO_CACHE/fidelity/, or out/bench/video_fidelity/ without it (needs
+the `bench` extra: anny). Prints one JSON
 line: per variant the detection rate, PA-MPJPE and root-aligned MPJPE in mm (all / upright /
 inverted frames) for our extraction and for the peer, raw mediapipe static mode (its world
 landmarks of the upright candidate), joint-angle error in humanoid3d joint space, root trajectory
@@ -40,7 +41,12 @@ LIMB_JOINTS = ["left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "
                "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"]
 MP_LIMB = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
 VARIANTS = {"side": (0.0, 1), "side_blur": (0.0, 5), "oblique": (30.0, 1), "oblique_blur": (30.0, 5)}
-CACHE = ROOT / "out" / "bench" / "video_fidelity"
+
+
+def cache_dir() -> Path:
+    """Where rendered variants are kept: $BACKFLIP_VIDEO_CACHE/fidelity, else out/bench/video_fidelity."""
+    shared = os.environ.get("BACKFLIP_VIDEO_CACHE")
+    return Path(shared) / "fidelity" if shared else ROOT / "out" / "bench" / "video_fidelity"
 
 
 # --- metrics (pure) --------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ def render_variant(name: str, width: int, height: int) -> Path:
     from render_sample_video import render
 
     angle, blur = VARIANTS[name]
-    path = CACHE / f"{name}_{width}x{height}.mp4"
+    path = cache_dir() / f"{name}_{width}x{height}.mp4"
     if not (path.exists() and path.with_suffix(".truth.npz").exists()):
         logging.info("rendering %s", path)
         render(path, width, height, angle, blur, supersample=1, fps=30.0)

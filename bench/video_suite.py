@@ -1,14 +1,15 @@
 """Video fidelity suite: every humanoid3d mocap clip x camera views, rendered on an anny human, extracted, compared.
 
     .venv/bin/python bench/video_suite.py [--width 640 --height 360] [--motions backflip,walk] [--views side,high]
-        [--extras] [--render-only] [--out bench/results/video_suite.jsonl]
+        [--extras] [--cases backflip_side,walk_side_pan] [--cached-only] [--render-only]
+        [--out FILE (append) | --merge bench/results/video_suite.jsonl (replace those cases, re-summarise)]
 
 Views: side (level, looking along -z), 45 (level, 45 degrees round), front (level, facing the
 humanoid's front, +x), high (side azimuth, raised so that it looks down 20 degrees). Extras
 (--extras): motion blur (1/30 s shutter) on the side view of each motion; a slow 20 degree pan and
 a hand-held camera (smooth wobble of 1.5 degrees and 2 cm) on the side view of the backflip and the
-walk. Renders are cached in out/bench/video_suite/ (a re-run only re-extracts; needs the `bench`
-extra: anny). Writes one JSON line per case and a summary line (median PA-MPJPE, cases worse than
+walk. Renders are cached in $BACKFLIP_VIDEO_CACHE, or out/bench/video_suite/ without it (a re-run only
+re-extracts; needs the `bench` extra: anny); point the variable outside the worktree so the renders outlive it. Writes one JSON line per case and a summary line (median PA-MPJPE, cases worse than
 raw mediapipe, median root path ratio over the static-camera cases) to --out and stdout. The
 figures per case are bench/video_fidelity.py's `evaluate` (PA-MPJPE, raw mediapipe, root path...),
 plus the camera the extraction estimated against the one that filmed.
@@ -39,8 +40,13 @@ MOTIONS = ("backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_facedo
 REPRESENTATIVE = ("backflip", "walk", "roll", "cartwheel", "jump", "spinkick", "run")
 VIEWS = {"side": (0.0, 0.0), "45": (45.0, 0.0), "front": (90.0, 0.0), "high": (0.0, 20.0)}
 """view -> (azimuth from the side view, elevation looking down), degrees"""
-CACHE = ROOT / "out" / "bench" / "video_suite"
+CACHE_ENV = "BACKFLIP_VIDEO_CACHE"
 FPS = 30.0
+
+
+def cache_dir() -> Path:
+    """Where rendered cases are kept: $BACKFLIP_VIDEO_CACHE, else out/bench/video_suite in the checkout."""
+    return Path(os.environ.get(CACHE_ENV) or ROOT / "out" / "bench" / "video_suite")
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def render_case(case: Case, width: int, height: int) -> Path:
     from bench.render_sample_video import DEFAULT_CACHE
     from bench.support import synth
 
-    path = CACHE / f"{case.name}_{width}x{height}.mp4"
+    path = cache_dir() / f"{case.name}_{width}x{height}.mp4"
     if path.exists() and path.with_suffix(".truth.npz").exists():
         return path
     clip = load_clip(clip_path(case.motion))
@@ -148,6 +154,28 @@ def summary(lines: list[dict], resolution: str, missing: list[str]) -> dict:
     }
 
 
+def merge_results(path: Path, lines: list[dict], resolution: str, everything: list[Case]) -> dict:
+    """Replace `path`'s lines of the same cases and resolution by `lines`, keep the others, and end the
+    file with one summary over all its cases at that resolution; returns that summary."""
+    kept = []
+    if path.exists():
+        fresh = {x["case"] for x in lines}
+        for text in path.read_text().splitlines():
+            row = json.loads(text)
+            same_run = row.get("video", "").endswith(f"_{resolution}.mp4") or row.get("resolution") == resolution
+            if same_run and (row["bench"] == "video_suite_summary" or row["case"] in fresh):
+                continue
+            kept.append(row)
+    cases_now = [x for x in kept if x["bench"] == "video_suite" and x["video"].endswith(f"_{resolution}.mp4")] + lines
+    order = {c.name: i for i, c in enumerate(everything)}
+    cases_now.sort(key=lambda x: order.get(x["case"], len(order)))
+    others = [x for x in kept if x not in cases_now]
+    done = {x["case"] for x in cases_now}
+    total = summary(cases_now, resolution, [c.name for c in everything if c.name not in done])
+    write_atomic(path, "".join(json.dumps(x) + "\n" for x in [*others, *cases_now, total]).encode())
+    return total
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=640)
@@ -155,17 +183,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motions", default=",".join(REPRESENTATIVE), help="comma list, or 'all'")
     parser.add_argument("--views", default=",".join(VIEWS))
     parser.add_argument("--extras", action="store_true", help="side blur per motion, pan and hand-held on backflip and walk")
+    parser.add_argument("--cases", default=None, help="comma list of case names (e.g. backflip_side_blur): only these")
     parser.add_argument("--cached-only", action="store_true", help="evaluate only cases already rendered")
     parser.add_argument("--render-only", action="store_true", help="render (and cache) the videos, then stop")
     parser.add_argument("--out", type=Path, default=None, help="append the JSON lines to this file")
+    parser.add_argument("--merge", type=Path, default=None,
+                        help="replace this file's lines of the same cases, and its summary by one over all its cases")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     motions = list(MOTIONS) if args.motions == "all" else args.motions.split(",")
-    wanted = cases(motions, args.views.split(","), args.extras)
     everything = cases(list(MOTIONS), list(VIEWS), True)
+    if args.cases:
+        names = set(args.cases.split(","))
+        wanted = [c for c in everything if c.name in names]
+    else:
+        wanted = cases(motions, args.views.split(","), args.extras)
     todo = []
     for case in wanted:
-        path = CACHE / f"{case.name}_{args.width}x{args.height}.mp4"
+        path = cache_dir() / f"{case.name}_{args.width}x{args.height}.mp4"
         if args.cached_only and not path.with_suffix(".truth.npz").exists():
             continue
         todo.append((case, render_case(case, args.width, args.height)))
@@ -188,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         with open(args.out, "a") as f:
             f.writelines(json.dumps(x) + "\n" for x in out)
+    if args.merge is not None:
+        print(json.dumps(merge_results(args.merge, lines, resolution, everything)))
     return 0
 
 

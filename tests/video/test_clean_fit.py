@@ -239,3 +239,109 @@ def test_contact_loss_pins_feet_in_contact_to_the_ground():
     assert float(fit.contact_loss(_t(sliding), contact, 0.0)) == pytest.approx(0.01 * 100.0, rel=1e-4)
     sliding[:, fit.FOOT_SITES[1], 0] = 5.0 * np.arange(4)[:, None]  # the left foot is free: no contact
     assert float(fit.contact_loss(_t(sliding), contact, 0.0)) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_viterbi_drops_a_frame_that_no_state_explains():
+    # Two states (a reading and its mirror); frame 3 sits half-way between them, so passing through it
+    # costs as much either way and the path could leave it in the wrong state.
+    states = np.array([0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0])
+    unary = np.zeros((7, 2))
+
+    def pair(i: int, j: int) -> np.ndarray:
+        value = np.stack([states, 4.0 - states], 1)  # state 1 reads 4 away from state 0
+        return np.abs(value[i][:, None] - value[j][None, :]) / 2.0 + 0.1 * (j - i)
+
+    path = clean.viterbi_dropping(unary, pair, max_dropped=2, drop_cost=1.0)
+    assert path.tolist() == [0, 0, 0, -1, 0, 0, 0]
+    # Without the glitch nothing is dropped: stepping over a good frame saves less than it costs.
+    states[3] = 0.0
+    assert clean.viterbi_dropping(unary, pair, max_dropped=2, drop_cost=1.0).tolist() == [0] * 7
+
+
+def test_a_half_turned_reading_is_dropped_and_refilled(mocap):
+    lm = _landmarks(mocap)
+    det = _detections(lm)
+    # Frames 10 and 11 read a quarter turn off about the vertical, left and right in between in the image:
+    # the kind of glitch a cartwheel filmed from the front gives.
+    turn = rot.to_matrix(rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.pi / 2))
+    for t in (10, 11):
+        det.world[t, 0] = det.world[t, 0] @ turn.T
+        det.image[t, 0] = 0.5 * (det.image[t, 0] + det.image[t, 0, MIRROR])
+    world, _, _, chosen = clean.select_candidates(det, clean.CleanConfig())
+    assert chosen[10] == chosen[11] == -2
+    assert np.all(np.delete(chosen, [10, 11]) == 0)
+    track = clean.clean(det, 30.0)
+    assert track.refilled[10] and track.refilled[11] and track.refilled.sum() == 2
+    assert track.found.all()  # mediapipe did find the person: the frames were dropped, not missed
+
+
+def test_depth_counts_more_when_the_camera_faces_the_body():
+    cfg = fit.FitConfig(depth_weight=0.5, depth_weight_facing=1.0, depth_visibility_power=1.0)
+    # Torso frame columns: forward, up, right. Identity: right = scene z, the camera's axis (a side view).
+    side_on = rot.IDENTITY[None]
+    facing = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.pi / 2)[None]  # right along the image x
+    vis = np.full((1, len(fit.SITES)), 0.8)
+    assert np.allclose(fit.depth_weights(facing, vis, cfg), 0.8)
+    assert np.allclose(fit.depth_weights(side_on, vis, cfg), 0.4)
+    halfway = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.pi / 3)[None]
+    assert 0.4 < fit.depth_weights(halfway, vis, cfg)[0, 0] < 0.8
+
+
+def test_symmetry_fades_where_the_two_limbs_look_unlike_in_the_image():
+    from trainer_service.video.pose import Landmark as L
+
+    image = np.zeros((2, 33, 2))
+    for frame in range(2):
+        image[frame, [L.LEFT_SHOULDER, L.RIGHT_SHOULDER]] = [[300, 100], [300, 100]]  # seen from the side
+        image[frame, [L.LEFT_HIP, L.RIGHT_HIP]] = [[300, 200], [300, 200]]
+        image[frame, [L.LEFT_ELBOW, L.RIGHT_ELBOW]] = [[300, 150], [300, 150]]
+        image[frame, [L.LEFT_WRIST, L.RIGHT_WRIST]] = [[300, 190], [300, 190]]
+    image[1, L.RIGHT_WRIST] = [400, 100]  # frame 1: the right arm punches forward
+    image[1, L.RIGHT_ELBOW] = [350, 100]
+    vis = np.ones((2, 33))
+    vis[:, [L.RIGHT_ELBOW, L.RIGHT_WRIST]] = 0.2  # the right arm is barely visible in both frames
+    pairs, plain = fit.symmetry_pairs(vis)
+    _, faded = fit.symmetry_pairs(vis, image, 0.5)
+    shoulder = [k for k, (kind, a, _) in enumerate(pairs) if kind == "ball" and fit._BALL[a] == "left_shoulder"][0]
+    assert np.isclose(plain[0, shoulder], 0.8) and np.isclose(plain[1, shoulder], 0.8)
+    assert np.isclose(faded[0, shoulder], 0.8)  # overlapping limbs: the hidden arm still follows the other
+    assert faded[1, shoulder] < 0.05  # a punch is no mirror image
+
+
+def test_acrobatic_frames_are_smoothed_less():
+    # A body standing still, then turning over at 20 degrees a frame: a kink in the torso-local landmarks
+    # at the start of the turn is rounded off less with the lighter acrobatic smoothing.
+    fps, n = 30.0, 60
+    angles = np.radians(20.0) * np.clip(np.arange(n) - 30, 0, None)
+    quats = rot.from_axis_angle(np.array([0.0, 0.0, 1.0]), angles)
+    local = np.zeros((n, 33, 3))
+    local[:, 0, 0] = np.where(np.arange(n) % 2 == 0, 0.01, -0.01)  # jitter of 1 cm everywhere
+    plain = clean.CleanConfig(smooth_s=0.05, acrobatic_smooth_s=0.05)
+    lighter = clean.CleanConfig(smooth_s=0.05, acrobatic_smooth_s=0.02)
+    q_plain, l_plain = clean._smooth_track(quats, local, fps, plain)
+    q_light, l_light = clean._smooth_track(quats, local, fps, lighter)
+    turning, still = slice(40, 55), slice(2, 15)
+    # The turn keeps more of its detail (the jitter, and the rotation itself) ...
+    assert np.abs(l_light[turning, 0, 0]).mean() > 1.5 * np.abs(l_plain[turning, 0, 0]).mean()
+    assert rot.angle_between(q_light[turning], quats[turning]).max() <= rot.angle_between(q_plain[turning], quats[turning]).max() + 1e-9
+    # ... while the still part is smoothed as before.
+    assert np.allclose(l_light[still], l_plain[still], atol=1e-4)  # within 0.1 mm
+
+
+def test_a_body_read_upside_down_is_also_posed_turned_over():
+    """Real mediapipe on a frame turned upside down: the 180 degree copy is posed too, and maps back."""
+    from trainer_service.video.pose import PoseConfig, reads_upside_down, rotate_image
+
+    frame = rotate_image(read_video(SAMPLE, Trim(start_frame=0, end_frame=1)).frames[0], 180)
+    with PoseEstimator(PoseConfig(retry_below=0.0)) as estimator:  # the upright reading counts as confident
+        found = estimator.detect_frame(frame)
+    with PoseEstimator(PoseConfig(retry_below=0.0, retry_inverted=False)) as estimator:
+        plain = estimator.detect_frame(frame)
+    assert [d for d, *_ in plain] == [0]
+    assert [d for d, *_ in found] == [0, 180]
+    assert reads_upside_down(found[0][1]) and reads_upside_down(found[1][1])  # both in the frame's own pixels
+    upright = np.zeros((33, 2))
+    upright[[11, 12], 1], upright[[23, 24], 1] = 100.0, 200.0  # shoulders above the hips (v down)
+    inverted = upright.copy()
+    inverted[:, 1] = 300.0 - upright[:, 1]  # the same body turned over: shoulders at v = 200, hips at 100
+    assert not reads_upside_down(upright) and reads_upside_down(inverted)

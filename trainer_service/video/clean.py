@@ -2,7 +2,8 @@
 
 Order matters (smoothing raw xyz with 180 degree outliers in it made things worse):
 1. pick, per frame, the candidate (and left/right reading) most consistent with its neighbours
-   (Viterbi over the clip; cost = torso turn + 2D jump + low visibility);
+   (Viterbi over the clip; cost = torso turn + 2D jump + low visibility), or drop the frame when
+   every reading of it is a glitch (a path may step over a few frames, at a price);
 2. resolve left/right swaps of single limbs the same way;
 3. reject frames whose torso turn breaks a constant-spin prediction from their neighbours;
 4. refill gaps: torso rotation by slerp, torso-local landmarks and 2D points linearly;
@@ -55,8 +56,19 @@ class CleanConfig:
     """Standard deviation of the zero-phase Gaussian smoothing (seconds). Measured on the 4 bench
     views (mean PA-MPJPE all / inverted, mm): 0.02 50.1/69.7, 0.03 50.6/68.8, 0.04-0.06 50.2-50.5/67.7-67.9,
     0.08 51.1/69.7."""
+    acrobatic_smooth_s: float = 0.03
+    """... and where the body turns over (a flip, a roll, a cartwheel; see phase.py), in seconds: there
+    the body turns up to 20 degrees a frame and 0.05 s rounds the turn off (see FitConfig.smooth_weight)."""
     refilled_visibility: float = 0.3
     """Visibility given to interpolated 2D points in refilled frames (0..1)."""
+    max_dropped: int = 3
+    """The candidate path may step over up to this many consecutive frames (then refilled) ..."""
+    drop_cost: float = 1.0
+    """... each at this cost (in the Viterbi's units: a 45 degree torso turn is 1). A frame where
+    mediapipe reads the body half-turned (a cartwheel seen from the front: the torso a quarter turn
+    off, left and right in between) costs about 2 to enter and 2 to leave in either reading, so the
+    path used to pass through it and could leave it mirrored, for 20 frames (400 mm); stepping over
+    it is cheaper. A good frame is not dropped: going round it saves less than this."""
 
 
 @dataclass
@@ -105,12 +117,40 @@ def _viterbi(unary: np.ndarray, pair) -> np.ndarray:
     return path
 
 
+def viterbi_dropping(unary: np.ndarray, pair, max_dropped: int, drop_cost: float) -> np.ndarray:
+    """Best state path (T,) where a frame may also be dropped (-1): unary (T, S) with inf for impossible
+    states, pair(i, j) -> (S, S) cost of going from frame i straight to frame j > i, and `drop_cost`
+    for each frame stepped over (at most `max_dropped` in a row, at the ends too)."""
+    t_count, s_count = unary.shape
+    cost = np.full((t_count, s_count), np.inf)
+    back = np.full((t_count, s_count, 2), -1, dtype=np.int64)  # (previous kept frame, its state)
+    for j in range(t_count):
+        if j <= max_dropped:  # the path may start here, the frames before dropped
+            cost[j] = unary[j] + drop_cost * j
+        for i in range(max(0, j - max_dropped - 1), j):
+            total = cost[i][:, None] + pair(i, j) + drop_cost * (j - i - 1)
+            best = np.argmin(total, axis=0)
+            value = total[best, np.arange(s_count)] + unary[j]
+            better = value < cost[j]
+            cost[j, better] = value[better]
+            back[j, better] = np.stack([np.full(int(better.sum()), i), best[better]], 1)
+    ends = [(cost[j].min() + drop_cost * (t_count - 1 - j), j) for j in range(max(0, t_count - 1 - max_dropped), t_count)]
+    _, j = min(ends)
+    path = -np.ones(t_count, dtype=np.int64)
+    state = int(np.argmin(cost[j]))
+    while j >= 0:
+        path[j] = state
+        j, state = (int(v) for v in back[j, state])
+    return path
+
+
 def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return rot.angle_between(a, b)
 
 
 def select_candidates(det: Detections, cfg: CleanConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per frame: world (scene frame), image, visibility of the chosen reading, and the chosen slot (-1 = none)."""
+    """Per frame: world (scene frame), image, visibility of the chosen reading, and the chosen slot (-1 = none
+    found, -2 = dropped as a glitch: see CleanConfig.max_dropped)."""
     n, c = det.valid.shape
     world = det.world * CAMERA_TO_SCENE
     # State s < C: candidate s as read; s >= C: the same candidate with left and right exchanged.
@@ -127,23 +167,26 @@ def select_candidates(det: Detections, cfg: CleanConfig) -> tuple[np.ndarray, np
         raise VideoError("no person was found in any frame", "use a video where one person is fully in view")
     key_image = states_image[:, :, KEY_LANDMARKS]
 
-    def pair(i: int) -> np.ndarray:
-        a, b = frames[i - 1], frames[i]
-        gap = b - a
+    def pair(i: int, j: int) -> np.ndarray:
+        # The change per video frame (frames without a person are stepped over for free), once per
+        # detection stepped over: a path through the dropped detections would have paid about that.
+        a, b = frames[i], frames[j]
         turn = _angle(quats[a][:, None], quats[b][None, :]) / (np.pi / 4)
         scale = np.median(_torso_px(states_image[b][valid[b]]))
         jump = np.linalg.norm(key_image[a][:, None] - key_image[b][None, :], axis=-1).mean(-1) / scale
-        return (cfg.turn_weight * turn + cfg.jump_weight * jump) / gap
+        return (cfg.turn_weight * turn + cfg.jump_weight * jump) * (j - i) / (b - a)
 
-    path = _viterbi(unary[frames], pair)
+    path = viterbi_dropping(unary[frames], pair, cfg.max_dropped, cfg.drop_cost)
     chosen = -np.ones(n, dtype=np.int64)
-    chosen[frames] = path
+    chosen[frames] = np.where(path >= 0, path, -2)
+    kept = frames[path >= 0]
+    path = path[path >= 0]
     sel_world = np.zeros((n, 33, 3))
     sel_image = np.zeros((n, 33, 2))
     sel_vis = np.zeros((n, 33))
-    sel_world[frames] = states_world[frames, path]
-    sel_image[frames] = states_image[frames, path]
-    sel_vis[frames] = states_vis[frames, path]
+    sel_world[kept] = states_world[kept, path]
+    sel_image[kept] = states_image[kept, path]
+    sel_vis[kept] = states_vis[kept, path]
     return sel_world, sel_image, sel_vis, chosen
 
 
@@ -240,11 +283,26 @@ def smooth_rotations(quats: np.ndarray, sigma: float) -> np.ndarray:
     return rot.normalize(gaussian_smooth(q, sigma))
 
 
+def _smooth_track(quats: np.ndarray, local: np.ndarray, fps: float, cfg: CleanConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Torso rotations and torso-local landmarks smoothed over smooth_s, or over acrobatic_smooth_s where
+    the body turns over (blended by phase.py's acrobatic weight): a flip turns 20 degrees a frame."""
+    from .phase import detect_phases  # phase.py builds on this module's smoothing
+
+    slow = smooth_rotations(quats, cfg.smooth_s * fps), gaussian_smooth(local, cfg.smooth_s * fps)
+    if cfg.acrobatic_smooth_s == cfg.smooth_s:
+        return slow
+    fast = smooth_rotations(quats, cfg.acrobatic_smooth_s * fps), gaussian_smooth(local, cfg.acrobatic_smooth_s * fps)
+    w = detect_phases(slow[0], fps).acrobatic[:, None]
+    same_sign = slow[0] * np.sign(np.sum(fast[0] * slow[0], axis=-1, keepdims=True))  # q and -q are one rotation
+    blended = rot.normalize(w * fast[0] + (1.0 - w) * same_sign)
+    return blended, w[..., None] * fast[1] + (1.0 - w[..., None]) * slow[1]
+
+
 def clean(det: Detections, fps: float, cfg: CleanConfig = CleanConfig()) -> Track:
     """Select, de-swap, reject, refill and smooth; raises VideoError when too few frames hold a person."""
     n = det.num_frames
     world, image, vis, chosen = select_candidates(det, cfg)
-    found = chosen >= 0
+    found = chosen >= 0  # found and not dropped as a glitch
     if found.sum() < max(2, cfg.min_found_fraction * n):
         raise VideoError(
             f"a person was found in only {int(found.sum())} of {n} frames",
@@ -259,12 +317,10 @@ def clean(det: Detections, fps: float, cfg: CleanConfig = CleanConfig()) -> Trac
     local = _interpolate_gaps(local, keep)
     image = _interpolate_gaps(image, keep)
     vis = np.where(keep[:, None], vis, cfg.refilled_visibility * _interpolate_gaps(vis, keep))
-    sigma = cfg.smooth_s * fps
-    quats = smooth_rotations(quats, sigma)
-    local = gaussian_smooth(local, sigma)
+    quats, local = _smooth_track(quats, local, fps, cfg)
     world = np.einsum("nij,nkj->nki", rot.to_matrix(quats), local)
     confidence = np.where(keep, vis[:, KEY_LANDMARKS].mean(axis=1), 0.0)
     rotation = np.where(keep, det.rotation[np.arange(n), np.where(chosen >= 0, chosen % det.valid.shape[1], 0)], -1)
-    logger.info("clean: %d found, %d limb swaps fixed, %d spin outliers, %d frames refilled",
-                int(found.sum()), swaps, int((found & ~keep).sum()), int((~keep).sum()))
-    return Track(world, image, vis, quats, confidence, ~keep, rotation, found)
+    logger.info("clean: %d found, %d dropped as glitches, %d limb swaps fixed, %d spin outliers, %d frames refilled",
+                int((chosen != -1).sum()), int((chosen == -2).sum()), swaps, int((found & ~keep).sum()), int((~keep).sum()))
+    return Track(world, image, vis, quats, confidence, ~keep, rotation, det.valid.any(axis=1))

@@ -88,13 +88,24 @@ class FitConfig:
     world_weight: float = 0.5
     """Weight of the error against mediapipe's world landmarks (metres)."""
     depth_weight: float = 0.5
-    """Relative weight of the camera-depth axis within the world-landmark error (depth is the least reliable)."""
+    """Relative weight of the camera-depth axis within the world-landmark error (depth is the least
+    reliable) where the camera looks along the body's left-right axis (a side view: the limbs overlap,
+    mediapipe guesses which is in front) ..."""
+    depth_weight_facing: float = 1.0
+    """... and where it looks along the body's front-back axis (a front or back view: depth is then how
+    far a limb reaches forward, which mediapipe reads well); blended per frame by the torso's turn.
+    On the 13 front views and the side views rendered (720p) 1.0 against 0.5: jump front 69.1 against
+    70.9 mm (mediapipe 70.3), dance a 80.5 / 83.0, punch 80.8 / 82.2, the side views within 0.2 mm,
+    cartwheel front 81.5 / 78.8."""
     robust_scale: float = 0.2
     """Residuals beyond about this many metres count less and less (Geman-McClure); upside down
     mediapipe is often 0.1 m off, and 0.08 m ignored those frames (side view inverted 69 vs 66 mm).
     On roll, walk, cartwheel and backflip views (360p suite) 0.2 measured 83.0 mm mean against 84.2 for 0.14."""
-    smooth_weight: float = 0.05
-    """Weight of site accelerations (metres per frame squared)."""
+    smooth_weight: float = 0.025
+    """Weight of site accelerations (metres per frame squared). 0.025 with the lighter smoothing of
+    acrobatic frames (CleanConfig.acrobatic_smooth_s) against 0.05 without, over 25 cases of the 720p
+    suite: backflip side 45.6 / 46.6 mm (bench side view 45.2 / 47.1), 45 degrees 44.7 / 45.6, rolls
+    1-2 mm worse, median 80.4 / 80.5."""
     continuity_weight: float = 0.5
     """Weight of frame-to-frame quaternion steps."""
     spin_weight: float = 50.0
@@ -113,6 +124,9 @@ class FitConfig:
     symmetry_ground_weight: float = 1.0
     """... and its weight elsewhere (walking, rolling, on the hands): limbs move in opposition there,
     yet a weak pull still steadies a hidden limb."""
+    symmetry_agreement: float = 0.5
+    """The symmetry pull fades where the two limbs look unlike in the image: their root-to-end vectors
+    this many torso lengths apart keep 61 % of it (0: no such fading; see `symmetry_pairs`)."""
     limit_weight: float = 10.0
     """Weight of joint-limit violations (radians squared)."""
     contact_weight: float = 5.0
@@ -333,23 +347,39 @@ class _TorchBody:
         return sites, wp, wr
 
 
-def symmetry_pairs(visibility: np.ndarray) -> tuple[list[tuple[str, int, int]], np.ndarray]:
+def symmetry_pairs(visibility: np.ndarray, image: np.ndarray | None = None, agreement_scale: float = 0.5
+                   ) -> tuple[list[tuple[str, int, int]], np.ndarray]:
     """Left/right joint pairs (kind, index into the ball or hinge list) and per-frame weights (N, P)
-    = 1 - the lower visibility of the pair's limb landmarks: a pair with a hidden limb is pulled together."""
-    # Per joint: the landmarks (left, right, left, right) whose visibility says whether its limb is seen.
-    limbs = {"hip": (L.LEFT_KNEE, L.RIGHT_KNEE, L.LEFT_ANKLE, L.RIGHT_ANKLE),
-             "knee": (L.LEFT_ANKLE, L.RIGHT_ANKLE, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX),
-             "ankle": (L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX),
-             "shoulder": (L.LEFT_ELBOW, L.RIGHT_ELBOW, L.LEFT_WRIST, L.RIGHT_WRIST),
-             "elbow": (L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_WRIST, L.RIGHT_WRIST)}
+    = 1 - the lower visibility of the pair's limb landmarks: a pair with a hidden limb is pulled together.
+
+    With the 2D landmarks `image` (N, 33, 2) the weight is also scaled by how alike the two limbs look in
+    the image (their root-to-end vectors, e.g. shoulder to wrist, `agreement_scale` torso lengths apart
+    halves it... a Gaussian): a limb hidden behind its partner (a side view) overlaps it, while a punch
+    or a kick towards the camera reads low in visibility yet plainly unlike the other limb, and pulling
+    it to the mirror image departed from the image (punch, front view: 89 mm against mediapipe's 87)."""
+    # Per joint: the landmarks (left, right, left, right) whose visibility says whether its limb is seen,
+    # and the limb's root and end landmarks (left, right, left, right) compared in the image.
+    limbs = {"hip": ((L.LEFT_KNEE, L.RIGHT_KNEE, L.LEFT_ANKLE, L.RIGHT_ANKLE), (L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_ANKLE, L.RIGHT_ANKLE)),
+             "knee": ((L.LEFT_ANKLE, L.RIGHT_ANKLE, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX), (L.LEFT_HIP, L.RIGHT_HIP, L.LEFT_ANKLE, L.RIGHT_ANKLE)),
+             "ankle": ((L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX), (L.LEFT_HEEL, L.RIGHT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_FOOT_INDEX)),
+             "shoulder": ((L.LEFT_ELBOW, L.RIGHT_ELBOW, L.LEFT_WRIST, L.RIGHT_WRIST), (L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_WRIST, L.RIGHT_WRIST)),
+             "elbow": ((L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_WRIST, L.RIGHT_WRIST), (L.LEFT_SHOULDER, L.RIGHT_SHOULDER, L.LEFT_WRIST, L.RIGHT_WRIST))}
+    if image is not None:
+        torso = np.linalg.norm(0.5 * (image[:, L.LEFT_SHOULDER] + image[:, L.RIGHT_SHOULDER])
+                               - 0.5 * (image[:, L.LEFT_HIP] + image[:, L.RIGHT_HIP]), axis=-1)
+        torso = np.maximum(torso, 1.0)
     pairs, weights = [], []
-    for joint, (l1, r1, l2, r2) in limbs.items():
+    for joint, ((l1, r1, l2, r2), (lr, rr, le, re)) in limbs.items():
         names = _BALL if f"left_{joint}" in _BALL else _HINGE
         kind = "ball" if names is _BALL else "hinge"
         pairs.append((kind, names.index(f"left_{joint}"), names.index(f"right_{joint}")))
         left = np.minimum(visibility[:, l1], visibility[:, l2])
         right = np.minimum(visibility[:, r1], visibility[:, r2])
-        weights.append(1.0 - np.minimum(left, right))
+        weight = 1.0 - np.minimum(left, right)
+        if image is not None:
+            apart = np.linalg.norm((image[:, le] - image[:, lr]) - (image[:, re] - image[:, rr]), axis=-1) / torso
+            weight = weight * np.exp(-0.5 * (apart / agreement_scale) ** 2)
+        weights.append(weight)
     return pairs, np.stack(weights, 1)
 
 
@@ -530,9 +560,10 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
     up = rot.rotate(track.torso, np.array([0.0, 1.0, 0.0]))[:, 1]
     frame_w = cfg.inverted_world_scale + (1.0 - cfg.inverted_world_scale) * np.clip(0.5 + 0.5 * up, 0.0, 1.0)
     axis_w = np.ones((n, len(SITES), 3))
-    axis_w[..., 2] = cfg.depth_weight * vis ** cfg.depth_visibility_power
+    axis_w[..., 2] = depth_weights(track.torso, vis, cfg)
     limits = np.array([humanoid3d().bodies[j.link].limits for j in HINGE_JOINTS])
-    pairs, pair_w = symmetry_pairs(track.visibility)
+    pairs, pair_w = symmetry_pairs(track.visibility, track.image if cfg.symmetry_agreement > 0 else None,
+                                   cfg.symmetry_agreement)
     phases = detect_phases(track.torso, fps, cfg.phase, track.image, track.visibility)
     if cfg.symmetry_weight > 0:
         # The loss carries symmetry_weight (the flight weight): frames on the ground get their share of it.
@@ -548,6 +579,15 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
         swing=torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32), pairs=pairs, pair_w=torch.tensor(pair_w, **f32),
         phases=phases, cam_rot=None if cam_rot is None else torch.tensor(cam_rot[:, None], **f32),
     )
+
+
+def depth_weights(torso: np.ndarray, visibility: np.ndarray, cfg: FitConfig) -> np.ndarray:
+    """Weight (N, S) of the camera-depth axis of each site's world-landmark error, from the torso rotations
+    (N, 4) in the scene frame and the sites' visibility (N, S): depth_weight where the camera looks along the
+    body's left-right axis, depth_weight_facing along its front-back axis, times visibility to a power."""
+    lateral = np.abs(rot.rotate(torso, np.array([0.0, 0.0, 1.0]))[:, 2])
+    weight = cfg.depth_weight_facing + (cfg.depth_weight - cfg.depth_weight_facing) * lateral
+    return weight[:, None] * visibility ** cfg.depth_visibility_power
 
 
 def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitConfig = FitConfig(),

@@ -79,6 +79,9 @@ class PoseConfig:
     """mediapipe's person-detector threshold (0..1)."""
     retry_below: float = 0.6
     """Retry rotated copies when the mean visibility of the 12 limb joints is below this (0..1)."""
+    retry_inverted: bool = True
+    """Also pose the frame turned 180 degrees when the upright reading has the shoulders below the hips in
+    the image (a flip's inverted frames, where mediapipe reads worst), even when it looks confident."""
     max_candidates: int = 4
     """Detections kept per frame (the upright one plus up to three rotated retries)."""
     threads: int = 2
@@ -104,6 +107,13 @@ class Detections:
     def score(self) -> np.ndarray:
         """(N, C) mean visibility of the 12 limb joints; 0 where no detection."""
         return np.where(self.valid, self.visibility[..., KEY_LANDMARKS].mean(axis=-1), 0.0)
+
+
+def reads_upside_down(image: np.ndarray) -> bool:
+    """Whether 2D landmarks (33, 2) (pixels, v down) put the shoulders' middle below the hips' middle."""
+    shoulders = 0.5 * (image[Landmark.LEFT_SHOULDER, 1] + image[Landmark.RIGHT_SHOULDER, 1])
+    hips = 0.5 * (image[Landmark.LEFT_HIP, 1] + image[Landmark.RIGHT_HIP, 1])
+    return bool(shoulders > hips)
 
 
 def _rotation_matrix(degrees: int) -> np.ndarray:
@@ -185,6 +195,11 @@ class PoseEstimator:
             if cand is not None:
                 found.append((degrees, cand[0] / scale, cand[1], cand[2]))
                 if degrees == 0 and cand[2][KEY_LANDMARKS].mean() >= self.config.retry_below:
+                    if not (self.config.retry_inverted and reads_upside_down(cand[0])):
+                        break
+                    turned = self._run(rgb, 180)  # seen upside down: the model reads an upright body better
+                    if turned is not None:
+                        found.append((180, turned[0] / scale, turned[1], turned[2]))
                     break
             if len(found) >= self.config.max_candidates:
                 break
