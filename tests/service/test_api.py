@@ -91,6 +91,20 @@ def test_a_clip_inside_a_root_becomes_a_reference_at_once(shared, backflip_clip_
     assert client.cancel_job(reference.id).state == "done"  # nothing left to cancel
 
 
+def test_an_extracted_clip_keeps_its_confidence_when_imported(shared, tmp_path, backflip_clip_path):
+    import numpy as np
+
+    from backflip_addon.core.clip import load_clip, save_npz
+
+    client, _, roots = shared
+    clip = load_clip(backflip_clip_path)
+    path = roots / "extracted.npz"
+    save_npz(clip, path, confidence=np.linspace(0.25, 1.0, clip.num_frames))
+    reference = client.create_reference(ReferenceRequest(clip=str(path)))
+    stored = load_clip(reference.clip)
+    assert stored.extras["confidence"][0] == 0.25 and len(stored.extras["confidence"]) == clip.num_frames
+
+
 def test_uploads_are_stored_and_oversize_ones_are_413(shared, tmp_path, backflip_clip_path):
     client, state, _ = shared
     small = tmp_path / "small.txt"

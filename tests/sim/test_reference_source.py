@@ -33,6 +33,22 @@ def test_an_extracted_clip_brings_its_confidence_and_gets_the_prepass(extracted:
     assert "prepass" not in off.extras and len(off.extras["confidence"]) == backflip.num_frames
 
 
+def test_a_copy_that_carries_the_confidence_is_an_extraction_and_gets_the_prepass_once(
+        extracted: Path, backflip: MotionClip, tmp_path: Path) -> None:
+    from backflip_addon.core.clip import load_clip
+    from trainer_service.sim.reference_source import extraction_confidence, with_confidence
+
+    source = load_clip(extracted.with_suffix(".npz"))
+    copy = tmp_path / "copy" / "clip.txt"  # as the service stores an imported clip: no .npz beside it
+    copy.parent.mkdir()
+    save_deepmimic(with_confidence(source, extraction_confidence(extracted.with_suffix(".npz"), source)), copy)
+    clip = load_reference_clip(copy, SimConfig())
+    assert clip.extras["confidence"][-1] == 1.0 and clip.extras["prepass"]["gravity_after"] == pytest.approx(9.81)
+    run_clip = tmp_path / "run_clip.txt"  # a run's own clip.txt, pre-pass done: not applied twice
+    save_deepmimic(clip, run_clip)
+    np.testing.assert_allclose(load_reference_clip(run_clip, SimConfig()).frames, clip.frames, atol=1e-6)
+
+
 def test_mocap_is_left_alone_unless_asked(backflip_clip_path: Path, backflip: MotionClip) -> None:
     clip = load_reference_clip(backflip_clip_path, SimConfig())
     np.testing.assert_array_equal(clip.frames, backflip.frames)

@@ -40,18 +40,25 @@ def extraction_confidence(path: Path, clip: MotionClip) -> np.ndarray | None:
     return np.clip(confidence.astype(np.float64), 0.0, 1.0)
 
 
+def with_confidence(clip: MotionClip, confidence: np.ndarray | None) -> MotionClip:
+    """`clip` with `confidence` (F,) in its extras, rounded for the text file; unchanged when None."""
+    if confidence is None:
+        return clip
+    extras = {**clip.extras, "confidence": [round(float(c), 4) for c in confidence]}
+    return MotionClip(clip.frames, loop=clip.loop, extras=extras, name=clip.name)
+
+
 def load_reference_clip(path: str | os.PathLike, config: SimConfig) -> MotionClip:
     """The clip at `path` with its extraction confidence and, where `config.reference_prepass` says so, the
     pre-pass applied (its report logged and kept in `extras["prepass"]`)."""
     path = Path(path)
-    clip = load_clip(path)
-    confidence = extraction_confidence(path, clip)
-    extras = dict(clip.extras)
-    if confidence is not None:
-        extras["confidence"] = [round(float(c), 4) for c in confidence]
-    clip = MotionClip(clip.frames, loop=clip.loop, extras=extras, name=clip.name)
+    loaded = load_clip(path)
+    clip = with_confidence(loaded, extraction_confidence(path, loaded))
+    # A clip that already carries its confidence (imported through the service) is an extraction too;
+    # one that carries a pre-pass report has had it.
+    extracted = "confidence" in clip.extras
     mode = config.reference_prepass
-    if mode == "always" or (mode == "extracted" and confidence is not None):
+    if "prepass" not in clip.extras and (mode == "always" or (mode == "extracted" and extracted)):
         clip, report = make_physical(clip)
         clip.extras["prepass"] = report.as_dict()
         log.info("reference: physically consistent pre-pass on %s: %s", path.name, report.as_dict())

@@ -8,6 +8,7 @@ from backflip_addon.core.errors import InvalidInputError, NotFoundError
 from backflip_addon.core.files import atomic_write_text
 from backflip_addon.core.protocol import JobStatus, Reference, ReferenceRequest
 
+from ...sim.reference_source import extraction_confidence, with_confidence
 from ..deps import Service, service
 from .common import ERRORS, check_number
 
@@ -41,6 +42,8 @@ def create_reference(request: ReferenceRequest, svc: Service = Depends(service))
     if not source.is_file():
         raise NotFoundError(f"no clip at {source}", "upload it first (POST /uploads) or fix the path")
     clip = load_clip(source)  # ClipFormatError (400) names the file and line
+    # An extraction's per-frame confidence (its .npz) travels in the copy, so training weighs it.
+    clip = with_confidence(clip, extraction_confidence(source, clip))
     job_id, folder = svc.new_job_folder()
     atomic_write_text(folder / "clip.txt", dumps_deepmimic(clip))
     job = svc.store.create("import", {"clip": str(source), "name": request.name or source.stem}, state="done",
