@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from backflip_addon.core.errors import BackflipError  # noqa: E402
 from trainer_service.paths import default_clip  # noqa: E402
-from trainer_service.rl import checkpoint, progress, stages  # noqa: E402
+from bench.support.budget import train_for  # noqa: E402
+from trainer_service.rl import progress, stages  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "backflip_training.jsonl"
 TARGETS = {"first_landing_minutes_median": 10, "normalised_return": 0.73, "normalised_return_minutes_median": 30,
@@ -42,8 +43,6 @@ PEERS = {
     "shipped_run_240hz": {"first_landing_minutes": 25.5, "first_landing_samples": 1_600_512,
                           "minutes_to_0.73": 43.2, "note": "assets/stages/backflip, seed 1, 2 quiet cores"},
 }
-FINISHED_SLACK_SECONDS = 5.0
-"""a session stops at the first iteration past its minutes: a run this close to them counts as finished"""
 
 
 def _median(values: list[float]) -> float | None:
@@ -114,32 +113,13 @@ def summary(seeds: list[dict], minutes: float) -> dict:
     }
 
 
-def trained_seconds(run_dir: Path) -> tuple[float, int] | None:
-    """(wall seconds, samples) of the run's last checkpoint, or None when it has none."""
-    if not checkpoint.exists(run_dir):
-        return None
-    state = stages.RunState.from_dict(checkpoint.load(run_dir)["state"])
-    return state.wall_seconds, state.samples
-
-
 def train_seed(run_dir: Path, seed: int, minutes: float) -> None:
     """Start, continue or leave the seed's run so that it has trained `minutes` in all."""
     from trainer_service.rl.config import TrainConfig
-    from trainer_service.rl.trainer import Trainer
 
-    done = trained_seconds(run_dir)
-    if done is None:
-        config = TrainConfig(minutes=minutes)
-        config.ppo.seed = seed
-        Trainer(default_clip(), run_dir, config, show_bar=False).run()
-        return
-    seconds, samples = done
-    trainer = Trainer(None, run_dir, resume=True, show_bar=False)
-    left = minutes * 60 - seconds
-    if left <= FINISHED_SLACK_SECONDS or samples >= trainer.config.total_samples:
-        return
-    trainer.config.minutes = left / 60
-    trainer.run()
+    config = TrainConfig()
+    config.ppo.seed = seed
+    train_for(default_clip(), run_dir, minutes, config)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.support.budget import train_for  # noqa: E402
 from bench.support.degrade import make_references  # noqa: E402
 from trainer_service.paths import default_clip  # noqa: E402
 from trainer_service.rl import progress, stages  # noqa: E402
@@ -39,31 +40,12 @@ RESULTS = ROOT / "bench" / "results" / "degraded_references.jsonl"
 TARGET_MINUTES = 60
 
 
-def trained_seconds(run_dir: Path) -> float:
-    """Wall-clock the run has trained so far (its own count, summed over sessions); 0 for a new folder."""
-    if not (run_dir / "progress.jsonl").exists():
-        return 0.0
-    records = [r for r in progress.read_progress(run_dir) if r.get("event") != "eval"]
-    return float(records[-1]["wall_seconds"]) if records else 0.0
-
-
 def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict) -> None:
     """Train `run_dir` until it has trained `minutes` in all (a new run, or the rest of an interrupted one)."""
     from backflip_addon.core.config import from_dict
-    from trainer_service.rl import checkpoint
     from trainer_service.rl.config import TrainConfig
-    from trainer_service.rl.trainer import Trainer
 
-    left = minutes - trained_seconds(run_dir) / 60.0
-    if left <= 0.05:
-        return
-    if checkpoint.exists(run_dir):
-        trainer = Trainer(None, run_dir, resume=True, show_bar=False)
-        trainer.config.minutes = left
-    else:
-        config = from_dict(TrainConfig, {"minutes": left, "sim": sim_overrides})
-        trainer = Trainer(clip, run_dir, config, show_bar=False)
-    trainer.run()
+    train_for(clip, run_dir, minutes, from_dict(TrainConfig, {"sim": sim_overrides}))
 
 
 def report(name: str, clip: Path, run_dir: Path) -> dict:

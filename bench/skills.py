@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from backflip_addon.core.clip import load_clip  # noqa: E402
 from trainer_service.paths import pybullet_data_dir  # noqa: E402
-from trainer_service.rl import checkpoint, progress, stages  # noqa: E402
+from bench.support.budget import train_for  # noqa: E402
+from trainer_service.rl import progress, stages  # noqa: E402
 from trainer_service.rl.skill import skill_of_clip  # noqa: E402
 
 CLIPS = ("walk", "run", "jump", "roll", "cartwheel", "spinkick", "getup_faceup")
@@ -39,26 +40,11 @@ def clip_path(name: str) -> Path:
     return pybullet_data_dir() / "data" / "motions" / f"humanoid3d_{name}.txt"
 
 
-def trained_seconds(run_dir: Path) -> float:
-    """The trainer's own wall-clock of a run so far (0 for none)."""
-    records = [r for r in progress.read_progress(run_dir) if "wall_seconds" in r] if run_dir.exists() else []
-    return float(records[-1]["wall_seconds"]) if records else 0.0
-
-
 def train(name: str, run_dir: Path, minutes: float) -> None:
     """Train `name` in `run_dir` until the run has had `minutes` (resuming what is there)."""
     from trainer_service.rl.config import TrainConfig
-    from trainer_service.rl.trainer import Trainer
 
-    left = minutes - trained_seconds(run_dir) / 60
-    if left <= 0.05:
-        return
-    if checkpoint.exists(run_dir):
-        trainer = Trainer(None, run_dir, resume=True, show_bar=False)
-        trainer.config.minutes = left
-    else:
-        trainer = Trainer(clip_path(name), run_dir, TrainConfig(minutes=left), show_bar=False)
-    trainer.run()
+    train_for(clip_path(name), run_dir, minutes, TrainConfig())
 
 
 def report(name: str, run_dir: Path, minutes: float) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from bench import backflip_training as bench
+from bench.support.budget import trained_seconds
 from trainer_service.rl import checkpoint, stages
 
 
@@ -27,13 +28,13 @@ def test_a_rerun_reuses_a_finished_seed_and_resumes_an_unfinished_one(tmp_path):
     run = tmp_path / "seed_4"
     run.mkdir()
     bench.train_seed(run, 4, minutes=0.05)
-    seconds, samples = bench.trained_seconds(run)
+    seconds, samples = trained_seconds(run)
     assert seconds >= 3.0 and samples > 0
     assert json.loads((run / "config.json").read_text())["ppo"]["seed"] == 4
     bench.train_seed(run, 4, minutes=0.05)  # finished: left alone
-    assert bench.trained_seconds(run) == (seconds, samples)
+    assert trained_seconds(run) == (seconds, samples)
     bench.train_seed(run, 4, minutes=seconds / 60 + 0.2)  # more minutes: continues from the checkpoint
-    more_seconds, more_samples = bench.trained_seconds(run)
+    more_seconds, more_samples = trained_seconds(run)
     assert more_samples > samples and more_seconds > seconds
     assert checkpoint.exists(run) and stages.read_index(run)[0].reasons[0] == "initial"
     line = bench.report(run)
