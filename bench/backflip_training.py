@@ -113,12 +113,15 @@ def summary(seeds: list[dict], minutes: float) -> dict:
     }
 
 
-def train_seed(run_dir: Path, seed: int, minutes: float) -> None:
-    """Start, continue or leave the seed's run so that it has trained `minutes` in all."""
+def train_seed(run_dir: Path, seed: int, minutes: float, physics_hz: int | None = None) -> None:
+    """Start, continue or leave the seed's run so that it has trained `minutes` in all (a new run at
+    `physics_hz`, else the trainer's training rate)."""
     from trainer_service.rl.config import TrainConfig
 
     config = TrainConfig()
     config.ppo.seed = seed
+    if physics_hz is not None:
+        config.sim.physics_hz = physics_hz
     train_for(default_clip(), run_dir, minutes, config)
 
 
@@ -127,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench_backflip")
     parser.add_argument("--seeds", default="1", help="comma-separated seeds, trained one after another, e.g. 1,2,3")
     parser.add_argument("--minutes", type=float, default=45.0, help="trainer wall-clock per seed")
+    parser.add_argument("--physics-hz", type=int, default=None,
+                        help="training physics rate of new runs (default: the trainer's, see rl/config.py)")
     parser.add_argument("--report-only", action="store_true", help="only report the existing run in --out")
     parser.add_argument("--no-append", action="store_true", help=f"do not append to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = args.out / f"seed_{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
             try:
-                train_seed(run_dir, seed, args.minutes)
+                train_seed(run_dir, seed, args.minutes, args.physics_hz)
                 line = report(run_dir)
             except BackflipError as exc:  # one broken seed must not cost the others their figures
                 line = {"bench": "backflip_training", "run": str(run_dir), "seed": seed, "error": str(exc),
