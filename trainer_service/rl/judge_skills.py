@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backflip_addon.core.kinematics import forward_kinematics
+from backflip_addon.core.kinematics import forward_kinematics, lowest_points
 from backflip_addon.core.skeleton import FEET, ROOT_POS, humanoid3d
 
 from .judge import CONTACT_LABELS, HOLD_SECONDS, ROTATION_SHARE, Judgement, Contacts, rotation_about
@@ -146,8 +146,6 @@ def _jump(contacts: Contacts, fps: float, skill: Skill, hold: int) -> tuple[int 
 
 def _footsteps(frames: np.ndarray, until: int | None) -> int:
     """Touchdowns of either foot (from the shapes) before frame `until`."""
-    from .judge import lowest_points
-
     names = humanoid3d().names
     down = lowest_points(frames[:until])[:, [names.index(f) for f in FEET]] <= 0.03
     return int((down[1:] & ~down[:-1]).sum())

@@ -27,7 +27,7 @@ from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.config import check_types, from_dict
 from backflip_addon.core.errors import InvalidInputError
-from backflip_addon.core.kinematics import forward_kinematics
+from backflip_addon.core.kinematics import forward_kinematics, lowest_points
 from backflip_addon.core.skeleton import FEET, ROOT_POS, ROOT_ROT, humanoid3d
 
 SKILL_KEY = "Skill"
@@ -117,8 +117,6 @@ def longest_run(mask: np.ndarray) -> int:
 
 def skill_of(frames: np.ndarray, fps: float, motion_s: float = 0.0) -> Skill:
     """The skill of reference rows (F, 44) at `fps` (see the module docstring); `motion_s` as in `Skill`."""
-    from .judge import lowest_points  # the judge imports this module; shapes live there
-
     frames = np.asarray(frames, dtype=np.float64)
     skeleton = humanoid3d()
     names = skeleton.names

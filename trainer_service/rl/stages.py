@@ -178,6 +178,17 @@ class StageEntry:
                                     f"{stage_folder_name(self.index) if isinstance(self.index, int) else 'stage_NNNN'}",
                                     "the run folder's stages.json or checkpoint was edited or damaged: restore it")
 
+    @property
+    def checked_landed(self) -> bool:
+        """Whether the check that made this stage landed (see `check_summary`); in stages from before the
+        median checks, whether its deterministic rollout did."""
+        return self.landed if self.check_landed is None else self.check_landed
+
+    @property
+    def checked_return(self) -> float:
+        """The check's median normalised return, or the deterministic one in stages from before it."""
+        return self.normalised_return if self.check_return is None else self.check_return
+
     @classmethod
     def of(cls, metrics: StageMetrics) -> "StageEntry":
         keep = {f.name for f in dataclasses.fields(cls)} - {"folder"}
@@ -221,9 +232,10 @@ class Rollout:
 
 
 def run_rollout(env, policy: Callable[[np.ndarray], np.ndarray], steps: int, noise_std: float = 0.0,
-                seed: int = 0) -> Rollout:
+                seed: int = 0, skill: Skill | None = None) -> Rollout:
     """Roll `policy` out from the clip's start for `steps` control steps (no early termination in
-    `env`); `noise_std` > 0 perturbs the actions with seeded Gaussian noise."""
+    `env`); `noise_std` > 0 perturbs the actions with seeded Gaussian noise. `skill` is the reference's
+    (read off `env.clip` when not given)."""
     rng = np.random.default_rng(seed)
     obs = env.reset(seed=seed, start_time=0.0)
     rows, rewards, fell_step = [np.asarray(env.state(), dtype=np.float64)], [], None
@@ -241,7 +253,7 @@ def run_rollout(env, policy: Callable[[np.ndarray], np.ndarray], steps: int, noi
         if terminated or truncated:
             break
     return Rollout(np.array(rows), np.array(rewards), fell_step, float(env.config.control_hz), contacts,
-                   skill_of_clip(env.clip))
+                   skill or skill_of_clip(env.clip))
 
 
 def rollout_metrics(ro: Rollout, clip_duration: float) -> StageMetrics:
@@ -259,14 +271,15 @@ def _rollout_steps(env, clip_duration: float, config: StageConfig) -> int:
 
 
 def evaluate(env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float, config: StageConfig,
-             seed: int = 0) -> tuple[StageMetrics, Rollout]:
+             seed: int = 0, skill: Skill | None = None) -> tuple[StageMetrics, Rollout]:
     """One check: the deterministic rollout from the clip's start (the stage's rollout and label) and
     `perturbed_rollouts` seeded ones with Gaussian noise on the actions; the check's medians over all of
     them (see `check_summary`) are what milestones judge."""
     steps = _rollout_steps(env, clip_duration, config)
-    main = run_rollout(env, policy, steps, seed=seed)
+    skill = skill or skill_of_clip(env.clip)  # once for all of the check's rollouts
+    main = run_rollout(env, policy, steps, seed=seed, skill=skill)
     metrics = rollout_metrics(main, clip_duration)
-    runs = [rollout_metrics(run_rollout(env, policy, steps, config.perturb_std, seed=seed + 1 + k), clip_duration)
+    runs = [rollout_metrics(run_rollout(env, policy, steps, config.perturb_std, seed + 1 + k, skill), clip_duration)
             for k in range(config.perturbed_rollouts)]
     metrics.perturbed = [PerturbedMetrics(m.normalised_return, m.rotation_deg, m.landed, m.label, m.time_until_fall)
                          for m in runs]
@@ -346,7 +359,7 @@ def read_index(run_dir: Path) -> list[StageEntry]:
 def first_landing(entries: list[StageEntry]) -> StageEntry | None:
     """The first stage of a `stages.json` index whose check landed (see `check_summary`; in stages from
     before the median checks, whose deterministic rollout landed), or None."""
-    return next((e for e in entries if (e.landed if e.check_landed is None else e.check_landed)), None)
+    return next((e for e in entries if e.checked_landed), None)
 
 
 def first_hold(entries: list[StageEntry]) -> StageEntry | None:
@@ -410,8 +423,7 @@ class RunState:
         # Checkpoints from before the "first landing that holds" and "best landing" milestones: read them
         # off the stage list.
         milestones.setdefault("first_hold", first_hold(entries) is not None)
-        milestones.setdefault("best_landing", max((e.normalised_return if e.check_return is None else e.check_return
-                                                   for e in entries if e.landed), default=-1.0))
+        milestones.setdefault("best_landing", max((e.checked_return for e in entries if e.checked_landed), default=-1.0))
         check_keys(Milestones, milestones)
         return _record(cls, {**data, "stages": entries, "pending_stage": pending,
                              "milestones": Milestones(**milestones)})
@@ -427,9 +439,14 @@ class Evaluator:
     clip_duration: float
     config: StageConfig
     seed: int
+    skill: Skill | None = None
+    """what the reference asks for; read off the env's clip once, not at every check"""
+
+    def __post_init__(self) -> None:
+        self.skill = self.skill or skill_of_clip(self.env.clip)
 
     def evaluate(self) -> tuple[StageMetrics, Rollout]:
-        return evaluate(self.env, self.policy, self.clip_duration, self.config, self.seed)
+        return evaluate(self.env, self.policy, self.clip_duration, self.config, self.seed, self.skill)
 
 
 class StageKeeper:
