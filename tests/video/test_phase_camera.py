@@ -125,6 +125,22 @@ def test_smoothing_along_rays_keeps_the_image_and_steadies_the_depth():
     assert -out[n // 2, 2] == pytest.approx(5.25, abs=0.1)
 
 
+def test_depth_is_smoothed_longer_where_the_body_is_not_upright():
+    n = 120
+    rng = np.random.default_rng(2)
+    depth = 5.0 + rng.normal(0, 0.2, n)  # standing still, then lying: the size-based distance jitters
+    ray = np.column_stack([np.zeros(n), np.full(n, -0.1)])
+    root = np.column_stack([ray * depth[:, None], -depth])
+    upright = (np.arange(n) < n // 2).astype(float)
+    short = fit.smooth_along_rays(root, depth_sigma=3.0, lateral_sigma=0.0)
+    blended = fit.smooth_along_rays(root, depth_sigma=3.0, lateral_sigma=0.0, upright=upright, lying_sigma=15.0)
+    assert blended[: n // 2 - 10] == pytest.approx(short[: n // 2 - 10], abs=1e-12)  # upright frames: as before
+    def path(p):
+        return np.abs(np.diff(p[:, 2])).sum()
+    assert path(blended[n // 2 + 10:]) < 0.5 * path(short[n // 2 + 10:])
+    assert blended[:, :2] / -blended[:, 2:] == pytest.approx(ray, abs=1e-12)
+
+
 def test_contact_loss_measures_height_along_the_given_up_axis():
     import torch
 
