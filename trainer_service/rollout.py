@@ -426,12 +426,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="X,Y,HEADING_DEG: start on Blender's ground plane (metres) and turn about +Z (degrees)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of the clips written")
     parser.add_argument("--seconds", type=float, default=1.5, help="how long to go on after the clip's end (s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     colliders = load_colliders(args.colliders)
-    report = rollout_in_set(args.stage, colliders, args.out, seed=args.seed, attempts=args.attempts,
-                            perturb=args.perturb, start=args.start, fps=args.fps, seconds=args.seconds)
+    # The bar (on stderr) is also how the service reads a rollout job's progress from its log.
+    bar = None if args.quiet else tqdm(total=100, desc="simulate", unit="%")
+
+    def progress(fraction: float) -> None:
+        if bar is not None:
+            bar.update(round(100 * fraction) - bar.n)
+
+    try:
+        report = rollout_in_set(args.stage, colliders, args.out, seed=args.seed, attempts=args.attempts,
+                                perturb=args.perturb, start=args.start, fps=args.fps, seconds=args.seconds,
+                                progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     _clips, events_path = outputs(args.out, args.attempts)
     print(json.dumps({"events": str(events_path), "labels": [a.label for a in report.attempts]}))
     return 0

@@ -46,6 +46,7 @@ def test_rollout_of_the_shipped_landing_stage_on_a_floor(services, tmp_path):
     assert job.kind == "rollout" and job.state in ("queued", "running")
     (done,) = poll_until_finished(client, [job.id], 300)
     assert done.state == "done", done.log_tail
+    assert "simulate: 100%|" in done.log_tail  # the bar the supervisor reads a running rollout's progress from
     events_path = Path(done.result["events"])
     assert events_path.name == "rollout.events.json"
     events = json.loads(events_path.read_text())
