@@ -26,6 +26,13 @@ def _failure(status: Any) -> str:
     return f"{error.message} ({error.hint})" if error.hint else error.message
 
 
+def _undo_step(name: str) -> None:
+    """Changes made from a timer belong to no operator's undo step: give them one, so that Ctrl+Z takes
+    back this bake alone and not the user's edit before it as well."""
+    if bpy.ops.ed.undo_push.poll():
+        bpy.ops.ed.undo_push(message=name)
+
+
 def _key_reference(context: bpy.types.Context, clip_path: str) -> None:
     """Key an extracted clip onto the scene's character, or onto a new "Reference" one in its own collection."""
     from .blender import rig
@@ -49,6 +56,7 @@ def _apply_extract(context: bpy.types.Context, status: Any) -> None:
         if status.state == "done":
             _key_reference(context, status.result["clip"])
             settings.message = "Reference keyed"
+            _undo_step("Key Reference")
         else:
             settings.message = _failure(status)
 
@@ -63,6 +71,7 @@ def _apply_rollout(context: bpy.types.Context, status: Any) -> None:
         if status.state == "done":
             baked = bake_rollout(context, status.result["events"], bake.frame_start)
             bake.message = f"Baked {len(baked)} attempt(s)"
+            _undo_step("Bake Stage to Scene")
         else:
             bake.message = _failure(status)
 

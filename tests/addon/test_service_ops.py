@@ -112,6 +112,26 @@ def test_finished_rollout_is_baked_by_the_poll(empty_scene, tmp_path: Path) -> N
     assert empty_scene.backflip.bake.message == "stage 99 does not exist (pick a stage from the list)"
 
 
+def test_a_bake_from_the_poll_is_one_undo_step_of_its_own(empty_scene, tmp_path: Path) -> None:
+    import bpy
+
+    from backflip_addon import polling
+    from backflip_addon.core.protocol import JobStatus
+
+    events = write_rollout(tmp_path)
+    bpy.ops.ed.undo_push(message="before")
+    bpy.ops.object.empty_add()  # the user's last edit before the rollout finished
+    bpy.ops.ed.undo_push(message="Add Empty")
+    edited, _ = objects_and_actions()
+    polling._apply_rollout(bpy.context, JobStatus("r1", "rollout", "done", 1.0, result={"events": str(events)}))
+    baked, _ = objects_and_actions()
+    assert len(baked) > len(edited)
+    bpy.ops.ed.undo()  # takes back the bake, keeps the user's edit
+    assert objects_and_actions()[0] == edited
+    bpy.ops.ed.redo()
+    assert objects_and_actions()[0] == baked
+
+
 def test_finished_extract_keys_a_reference_character(empty_scene, backflip_clip_path: Path) -> None:
     import bpy
 
