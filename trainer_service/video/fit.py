@@ -143,12 +143,12 @@ class FitConfig:
     (the image position stays), after each stage. Without it the root path came out 1.3-3.7 times
     too long."""
     depth_smooth_lying_s: float = 1.0
-    """... and over this one where the torso is not upright (lying, crawling, getting up, rolling,
-    flipping), blended by the upright phase (phase.py): there the apparent size changes with the pose
-    more than with the distance. Against 0.3 everywhere (720p suite, root path ratio / trajectory
-    error mm): crawl 45 degrees 5.80 / 1574 -> 1.84 / 462, getup faceup 45 2.93 / 1333 -> 2.07 / 817,
-    roll 45 1.48 / 299 -> 0.99 / 104; 1.0 everywhere also shortened upright paths (run front 0.81 -> 0.46,
-    walk 45 0.95 -> 0.83), which this keeps at 0.3."""
+    """... and, once the fit is done, over this one where the torso is not upright (lying, crawling,
+    getting up, rolling, flipping), blended by the upright phase (phase.py): there the apparent size
+    changes with the pose more than with the distance. Against 0.3 everywhere (720p suite, root path
+    ratio / trajectory error mm): crawl 45 degrees 5.80 / 1574 -> 2.58 / 783, crawl front 6.17 / 1396 ->
+    2.64 / 548, roll 45 1.48 / 299 -> 1.17 / 165; cartwheel side 177 -> 256 mm. 1.0 everywhere also
+    shortened upright paths (run front 0.81 -> 0.46, walk 45 0.95 -> 0.83), which this keeps at 0.3."""
     lateral_smooth_s: float = 0.025
     """... and the root's image position over this one (seconds)."""
     level_by_tilt: bool = False
@@ -641,11 +641,14 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
                 progress(done, total_steps)
         return parts
 
-    def steady_root() -> None:
+    def steady_root(final: bool = False) -> None:
+        # The longer smoothing of frames not upright is for the root path only: applied between the
+        # stages it moved the pose as well (backflip side view 44.8 -> 45.8 mm).
+        lying = cfg.depth_smooth_lying_s * fps if final else 0.0
         with torch.no_grad():
             params[0].copy_(torch.tensor(smooth_along_rays(params[0].numpy(), cfg.depth_smooth_s * fps,
                                                            cfg.lateral_smooth_s * fps, upright,
-                                                           cfg.depth_smooth_lying_s * fps), dtype=torch.float32))
+                                                           lying), dtype=torch.float32))
 
     # 0..1 per frame, eased over 0.1 s so that the two smoothings blend without a step.
     upright = np.clip(gaussian_smooth(problem.phases.upright.astype(float), 0.1 * fps), 0.0, 1.0)
@@ -661,7 +664,7 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     contact, ground = detect_contacts(sites, fps, cfg, up)
     parts = run(cfg.contact_iterations, contact=torch.tensor(contact), ground=torch.tensor(ground, dtype=torch.float32),
                 up=torch.tensor(up, dtype=torch.float32))
-    steady_root()
+    steady_root(final=True)
 
     frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground, level)
     camera = CameraEstimate(math.degrees(tilt), -ground, cfg.hfov_deg, upright_count, cfg.level_by_tilt)
