@@ -29,8 +29,10 @@ def _failure(status: Any) -> str:
 def _undo_step(name: str) -> None:
     """Changes made from a timer belong to no operator's undo step: give them one, so that Ctrl+Z takes
     back this bake alone and not the user's edit before it as well."""
-    if bpy.ops.ed.undo_push.poll():
+    try:
         bpy.ops.ed.undo_push(message=name)
+    except RuntimeError as exc:  # the operator's poll failed: no undo stack in this context
+        log.info("no undo step for %s: %s", name, exc)
 
 
 def _key_reference(context: bpy.types.Context, clip_path: str) -> None:
