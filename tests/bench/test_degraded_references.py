@@ -42,3 +42,20 @@ def test_a_real_landing_earns_less_from_a_spoilt_reference(backflip_clip_path: P
     # Measured: 0.706 (0.720 with the pre-pass) against 0.569: the stage was trained on the clean clip.
     assert clean["prepass_off"] > 0.65 and clean["prepass_always"] > clean["prepass_off"]
     assert bad["prepass_off"] < clean["prepass_off"] - 0.1
+
+
+def test_the_landing_is_compared_from_the_references_best_aligned_start(backflip_clip_path: Path, backflip,
+                                                                         tmp_path: Path) -> None:
+    import numpy as np
+
+    from backflip_addon.core.clip import MotionClip
+
+    # As the sample video: the first pose held 0.4 s before the flip starts.
+    held = np.concatenate([backflip.frames[:1], backflip.frames])
+    held[0, 0] = 0.4
+    late = tmp_path / "late.txt"
+    save_deepmimic(MotionClip(held, loop=backflip.loop), late)
+    clean, shifted = bench.landing_reward("mocap", backflip_clip_path), bench.landing_reward("late", late)
+    assert clean["prepass_off_shift_s"] == 0.0
+    assert abs(shifted["prepass_off_shift_s"] - 0.4) < 0.01
+    assert abs(shifted["prepass_off"] - clean["prepass_off"]) < 0.01
