@@ -42,6 +42,37 @@ def test_analytic_frames_recover_the_pose(mocap):
     assert err.mean() < 0.03  # metres; only the chest/neck split is approximate
 
 
+def test_a_nearly_straight_limb_is_not_twisted_by_its_noise(mocap):
+    """Standing, the knee's bend plane is the landmarks' noise: a knee read 4 degrees hyperextended once turned
+    the thigh half round. The init keeps such a limb untwisted, and still takes the twist of a bent one."""
+    from backflip_addon.core.skeleton import joint
+
+    def init(read: np.ndarray) -> np.ndarray:  # one frame's guess (the init wants two frames at least)
+        read = np.repeat(read - 0.5 * (read[:, 23:24] + read[:, 24:25]), 2, axis=0)
+        return fit.analytic_frames(read)[0]
+
+    lm = _landmarks(mocap[:1])
+    knee, hip, ankle = 25, 23, 27  # left
+    shin = lm[0, ankle] - lm[0, knee]
+    forward = init(lm)
+    c = joint("left_hip").column
+    ahead = rot.from_axis_angle(np.cross(lm[0, knee] - lm[0, hip], np.array([0.0, 0.0, 1.0])), np.radians(4.0))
+    bent_back = lm.copy()
+    bent_back[0, ankle] = lm[0, knee] + rot.rotate(rot.normalize(ahead[None]), shin[None])[0]
+    bent_back[0, 31] += bent_back[0, ankle] - lm[0, ankle]
+    bent_back[0, 29] += bent_back[0, ankle] - lm[0, ankle]
+    for read in (lm, bent_back):
+        guess = init(read)
+        assert np.degrees(rot.angle_between(guess[c : c + 4], forward[c : c + 4])) < 10.0
+    twisted = mocap[:1].copy()
+    twisted[0, joint("left_knee").column] = -1.2
+    turn = rot.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.radians(40.0))
+    twisted[0, c : c + 4] = rot.multiply(twisted[0, c : c + 4], turn)
+    read = _landmarks(twisted)
+    guess = init(read)
+    assert np.degrees(rot.angle_between(guess[c : c + 4], twisted[0, c : c + 4])) < 5.0
+
+
 def _detections(lm: np.ndarray, focal: float = 800.0) -> Detections:
     n = len(lm)
     image = np.stack([320 + focal * lm[..., 0] / -lm[..., 2], 240 - focal * lm[..., 1] / -lm[..., 2]], -1)

@@ -198,16 +198,39 @@ def _local(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
     return rot.from_matrix(np.swapaxes(parent, -1, -2) @ child)
 
 
+LIMB_TWIST_FROM_BEND = math.sin(math.radians(30.0))
+"""A limb bent at least this much (sine of the angle at knee or elbow) takes its twist from the bend's plane;
+a straighter one blends into the twist-free frame (`_untwisted_x`)."""
+
+
+def _untwisted_x(parent: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The parent's x axis carried by the shortest rotation from the parent's y onto `y` (a bone's frame
+    with no twist against its rest pose). A bone turned right round (within 2.5 degrees of it) takes the
+    parent's x half-turned about its z: a limb swung up through the body's sagittal plane."""
+    a, px = parent[..., :, 1], parent[..., :, 0]
+    c = np.sum(a * y, axis=-1, keepdims=True)
+    v = np.cross(a, y)
+    swung = px + np.cross(v, px) + np.cross(v, np.cross(v, px)) / np.maximum(1.0 + c, 1e-3)
+    return np.where(1.0 + c < 1e-3, -px, swung)
+
+
 def _limb(parent: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, bend: float):
     """World frame of a limb's upper bone (a->b) and its hinge angle from the lower bone (b->c).
 
-    The hinge turns about the bone's local z; bend = -1 (knee: the shin swings back) or +1 (elbow).
+    The hinge turns about the bone's local z; bend = -1 (knee: the shin swings back) or +1 (elbow). Only a
+    bent limb shows how the bone is twisted: on a nearly straight one the bend's plane is the landmarks'
+    noise (a standing knee read slightly hyperextended turned the thigh ~140 degrees round on the sample
+    video), so below `LIMB_TWIST_FROM_BEND` the twist blends into the twist-free frame.
     """
     d1, d2 = _unit(b - a), _unit(c - b)
     y = -d1
     p = d2 - np.sum(d2 * y, axis=-1, keepdims=True) * y
-    straight = np.linalg.norm(p, axis=-1, keepdims=True) < 0.05
-    x = np.where(straight, parent[..., :, 0], bend * p)
+    size = np.linalg.norm(p, axis=-1, keepdims=True)
+    untwisted = _unit(_untwisted_x(parent, y))
+    share = np.clip(size / LIMB_TWIST_FROM_BEND, 0.0, 1.0)
+    x = share * bend * p / np.maximum(size, 1e-9) + (1.0 - share) * untwisted
+    x = x - np.sum(x * y, axis=-1, keepdims=True) * y
+    x = np.where(np.linalg.norm(x, axis=-1, keepdims=True) < 1e-3, untwisted, x)  # the two opposed and cancelling
     frame = _frame(x, y)
     angle = bend * np.arccos(np.clip(np.sum(d1 * d2, axis=-1), -1.0, 1.0))
     return frame, angle
