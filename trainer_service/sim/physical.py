@@ -26,9 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backflip_addon.core import rotations as rot
 from backflip_addon.core.clip import MotionClip
-from backflip_addon.core.kinematics import forward_kinematics, shape_centers
+from backflip_addon.core.kinematics import forward_kinematics, lowest_points, shape_centers
 from backflip_addon.core.skeleton import ROOT_POS, humanoid3d
 
 GRAVITY = 9.81
@@ -83,49 +82,9 @@ class PrepassReport:
         return {k: round(float(v), 4) for k, v in self.__dict__.items()}
 
 
-def _shape_points() -> tuple[list[np.ndarray], np.ndarray]:
-    """Per body, the points (body frame) whose lowest one, less the radius, is the body's lowest point."""
-    points, radii = [], []
-    for body in _SKELETON.bodies:
-        s = body.shape
-        q = _rpy_quaternion(s.rpy)
-        origin = np.array(s.origin)
-        if s.kind == "capsule":
-            half = rot.rotate(q, np.array([0.0, 0.0, s.length / 2.0]))
-            pts = np.stack([origin - half, origin + half])
-        elif s.kind == "box":
-            corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * np.array(s.size) / 2.0
-            pts = origin + rot.rotate(np.broadcast_to(q, (8, 4)), corners)
-        else:
-            pts = origin[None]
-        points.append(pts)
-        radii.append(s.radius)
-    return points, np.array(radii)
-
-
-def _rpy_quaternion(rpy: tuple[float, float, float]) -> np.ndarray:
-    """URDF roll-pitch-yaw as a quaternion: R = Rz(yaw) Ry(pitch) Rx(roll)."""
-    axes = np.eye(3)
-    qx, qy, qz = (rot.from_axis_angle(axes[i], np.array(rpy[i])) for i in range(3))
-    return rot.multiply(qz, rot.multiply(qy, qx))
-
-
-_POINTS, _RADII = _shape_points()
-
-
-def body_lowest(frames: np.ndarray) -> np.ndarray:
-    """Lowest height (F, B) of each body's collision shape."""
-    pos, quat = forward_kinematics(frames)
-    lowest = np.empty(pos.shape[:2])
-    for b, pts in enumerate(_POINTS):
-        world = pos[:, b, None, :] + rot.rotate(np.repeat(quat[:, b, None, :], len(pts), 1), pts[None])
-        lowest[:, b] = world[..., 1].min(axis=1) - _RADII[b]
-    return lowest
-
-
 def detect_phases(frames: np.ndarray, fps: float, config: PrepassConfig = PrepassConfig()) -> ClipPhases:
     """Support and flight of DeepMimic rows (F, 44) sampled at `fps`."""
-    lowest = body_lowest(frames)
+    lowest = lowest_points(frames)
     floor = lowest.min(axis=1)
     ground = float(np.percentile(floor, config.ground_percentile))
     lowest = lowest - ground
