@@ -200,7 +200,10 @@ def _local(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
 
 LIMB_TWIST_FROM_BEND = math.sin(math.radians(30.0))
 """A limb bent at least this much (sine of the angle at knee or elbow) takes its twist from the bend's plane;
-a straighter one blends into the twist-free frame (`_untwisted_x`)."""
+a straighter one blends into the twist-free frame (`_untwisted_x`). On 16 suite cases, mean joint angle
+error / PA-MPJPE: no blend 27.4 deg / 103.3 mm, 15 deg 26.3 / 103.0, 30 deg 25.7 / 102.9, 45 deg 25.3 / 103.0.
+Carrying the twist read on nearby bent frames into straight ones instead was worse (median 23.6 deg against
+22.0 at 30 deg; the backflip's standing hips 55 deg off)."""
 
 
 def _untwisted_x(parent: np.ndarray, y: np.ndarray) -> np.ndarray:
