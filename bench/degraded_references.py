@@ -114,8 +114,8 @@ MAX_SHIFT_SECONDS = 1.0
 
 def landing_reward(name: str, clip_path: Path) -> dict:
     """The imitation reward a physically valid landing backflip (the shipped stage 15's rollout from the
-    clip's start, simulated) earns against the reference over the mocap flip's length, per control step, normalised; with
-    and without the pre-pass. A reference that physics cannot follow pays a real backflip less.
+    clip's start, simulated) earns against the reference over the mocap flip's length, per control step,
+    normalised; with and without the pre-pass. A reference that physics cannot follow pays a real backflip less.
 
     The rollout is compared with the reference from the reference's best-aligned start (the shift up to
     `MAX_SHIFT_SECONDS` that pays most, reported): a clip extracted from video starts where the video does,

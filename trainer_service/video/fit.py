@@ -231,8 +231,7 @@ def _limb(parent: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, bend:
     size = np.linalg.norm(p, axis=-1, keepdims=True)
     untwisted = _unit(_untwisted_x(parent, y))
     share = np.clip(size / LIMB_TWIST_FROM_BEND, 0.0, 1.0)
-    x = share * bend * p / np.maximum(size, 1e-9) + (1.0 - share) * untwisted
-    x = x - np.sum(x * y, axis=-1, keepdims=True) * y
+    x = share * bend * p / np.maximum(size, 1e-9) + (1.0 - share) * untwisted  # both at right angles to y
     x = np.where(np.linalg.norm(x, axis=-1, keepdims=True) < 1e-3, untwisted, x)  # the two opposed and cancelling
     frame = _frame(x, y)
     angle = bend * np.arccos(np.clip(np.sum(d1 * d2, axis=-1), -1.0, 1.0))
