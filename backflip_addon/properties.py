@@ -63,6 +63,8 @@ class BACKFLIP_PG_stage(bpy.types.PropertyGroup):
     rotation_deg: bpy.props.FloatProperty(name="Rotation")
     landed: bpy.props.BoolProperty(name="Landed")
     marker: bpy.props.StringProperty(name="Marker", description="first landing / best landing")
+    rollout_seed: bpy.props.IntProperty(name="Seed", description="Seed of the rollout the stage's preview shows", min=0)
+    rollout_perturb: bpy.props.FloatProperty(name="Perturbation", description="Action noise of that rollout", min=0.0)
 
 
 class BACKFLIP_PG_stages(bpy.types.PropertyGroup):
@@ -84,6 +86,11 @@ class BACKFLIP_PG_bake(bpy.types.PropertyGroup):
         name="Perturbation", description="Std of the noise added to the policy's actions", default=0.0, min=0.0, soft_max=0.5
     )
     seed: bpy.props.IntProperty(name="Seed", description="Seed of the first attempt", default=0, min=0)
+    stage_attempt: bpy.props.BoolProperty(
+        name="Stage's Own Attempt", default=True,
+        description="The first attempt is the one the stage's preview shows (its seed and action noise); "
+        "off: the seed and perturbation below",
+    )
     start: bpy.props.EnumProperty(
         name="Start",
         items=(("CURSOR", "3D Cursor", "Start at the 3D cursor, facing +X"), ("EMPTY", "Empty", "Start at an empty (position and heading)")),

@@ -69,6 +69,7 @@ def _bake_attempt(
         holder["backflip_stage"] = events.stage_index
         holder["backflip_attempt"] = attempt.attempt
         holder["backflip_seed"] = attempt.seed
+        holder["backflip_perturb"] = events.perturb
         holder["backflip_label"] = attempt.label
         holder["backflip_landed"] = attempt.landed
         holder["backflip_rotation_deg"] = attempt.rotation_deg

@@ -30,6 +30,8 @@ def load_stages(stages: bpy.types.PropertyGroup, run_dir: str | Path) -> list[St
         item.normalised_return = summary.normalised_return
         item.rotation_deg = summary.rotation_deg
         item.landed = summary.landed
+        item.rollout_seed = summary.rollout_seed
+        item.rollout_perturb = summary.rollout_perturb
         item.marker = _marker(summary, first, best)
     stages.run_dir = str(run_dir)
     selected = best or (summaries[-1] if summaries else None)

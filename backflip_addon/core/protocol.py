@@ -149,6 +149,9 @@ class Stage:
     landed: bool = False
     holds: bool = False
     reasons: list[str] = field(default_factory=list)
+    rollout_seed: int = 0
+    """seed and action noise of the rollout the stage shows: pass them to a rollout to bake that attempt"""
+    rollout_perturb: float = 0.0
 
 
 @dataclass

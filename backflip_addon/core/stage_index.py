@@ -32,6 +32,10 @@ class StageSummary:
     rotation_deg: float = math.nan
     landed: bool = False
     holds: bool = False
+    rollout_seed: int = 0
+    """seed and action noise of the rollout the stage shows (its preview and label): a noisy one when the
+    stage's check landed and its deterministic rollout did not"""
+    rollout_perturb: float = 0.0
 
     @property
     def preview(self) -> Path:
@@ -50,7 +54,7 @@ def _entry(data: Any, run_dir: Path, where: str) -> StageSummary:
     folder = data.get("folder")
     if not isinstance(folder, str) or not folder:
         raise InvalidInputError(f"{where}: stage {data['index']} has no 'folder'", _HINT)
-    samples = data.get("samples")
+    samples, seed, perturb = data.get("samples"), data.get("rollout_seed"), _number(data.get("rollout_perturb"))
     return StageSummary(
         index=data["index"],
         folder=run_dir / folder,
@@ -60,6 +64,8 @@ def _entry(data: Any, run_dir: Path, where: str) -> StageSummary:
         rotation_deg=_number(data.get("rotation_deg")),
         landed=data.get("landed") is True,
         holds=data.get("holds") is True,
+        rollout_seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0,
+        rollout_perturb=perturb if math.isfinite(perturb) and perturb >= 0 else 0.0,  # missing: deterministic
     )
 
 

@@ -62,8 +62,10 @@ class BACKFLIP_OT_bake_stage(bpy.types.Operator):
             training = scene.backflip.training
             from_service = training.job_id and training.run_dir and scene.backflip.stages.run_dir == training.run_dir
             named = (training.job_id, stage.index) if from_service else stage.folder
+            seed, perturb = (stage.rollout_seed, stage.rollout_perturb) if bake.stage_attempt else (bake.seed, bake.perturb)
+            # Blender keeps the noise in single precision: 0.05 reads 0.0500000007, which is not the trainer's 0.05.
             bake.job_id = service_link.submit_rollout(
-                named, colliders, attempts=bake.attempts, perturb=bake.perturb, seed=bake.seed, start=start,
+                named, colliders, attempts=bake.attempts, perturb=round(perturb, 6), seed=seed, start=start,
                 fps=scene_fps(scene),
             )
             bake.message = "Rollout queued"

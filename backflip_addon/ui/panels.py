@@ -141,8 +141,11 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
         bake = context.scene.backflip.bake
         col = self.layout.column()
         col.prop(bake, "attempts")
-        col.prop(bake, "perturb")
-        col.prop(bake, "seed")
+        col.prop(bake, "stage_attempt")
+        own = col.column()
+        own.active = not bake.stage_attempt
+        own.prop(bake, "perturb")
+        own.prop(bake, "seed")
         col.row().prop(bake, "start", expand=True)
         if bake.start == "EMPTY":
             col.prop(bake, "start_empty")

@@ -1,6 +1,7 @@
 """Service-backed operators against the real trainer service (started by the test, loopback only)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -150,7 +151,8 @@ def test_finished_extract_keys_a_reference_character(empty_scene, backflip_clip_
 
 
 def test_bake_stage_to_scene_end_to_end(empty_scene, service) -> None:
-    """The shipped landing stage, rolled out by the service in a floor + box set, baked with 2 attempts."""
+    """The shipped landing stage, rolled out by the service in a floor + box set, baked with 2 attempts,
+    starting from the attempt the stage shows (here one of its check's noisy rollouts: seed 2, std 0.05)."""
     import time
 
     import bpy
@@ -162,9 +164,14 @@ def test_bake_stage_to_scene_end_to_end(empty_scene, service) -> None:
     state, _ = service
     run = state / "runs" / "backflip"  # inside the service's state folder: an allowed root
     run.mkdir(parents=True)
-    for name in ("stages.json", "clip.txt", "config.json", "sim_config.json"):
+    for name in ("clip.txt", "config.json", "sim_config.json"):
         shutil.copy(RUN / name, run / name)
     shutil.copytree(RUN / "stage_0015", run / "stage_0015")
+    index = json.loads((RUN / "stages.json").read_text())
+    for entry in index["stages"]:
+        if entry["index"] == 15:
+            entry.update(rollout_seed=2, rollout_perturb=0.05)  # the check's first noisy rollout (it landed)
+    (run / "stages.json").write_text(json.dumps(index))
     bpy.ops.mesh.primitive_plane_add(size=20.0)
     colliders.mark_collider(bpy.context.active_object, "PLANE")
     bpy.ops.mesh.primitive_cube_add(size=0.5, location=(0.0, 3.0, 0.25))  # beside the flip, out of its way
@@ -184,9 +191,10 @@ def test_bake_stage_to_scene_end_to_end(empty_scene, service) -> None:
     assert bake.message == "Baked 2 attempt(s)", bake.message
     collection = bpy.data.collections["Stage 15 – lands and holds"]
     armatures = sorted((o for o in collection.objects if o.type == "ARMATURE"), key=lambda o: o.name)
-    assert [takes(a)[0].name for a in armatures] == ["Stage 15 · attempt 1 · seed 0", "Stage 15 · attempt 2 · seed 1"]
+    assert [takes(a)[0].name for a in armatures] == ["Stage 15 · attempt 1 · seed 2", "Stage 15 · attempt 2 · seed 3"]
     names = {m.name for m in empty_scene.timeline_markers}
     assert {"attempt 1 takeoff", "attempt 2 takeoff"} <= names
     assert all(isinstance(a["backflip_label"], str) and a["backflip_label"] for a in armatures)
+    assert [a["backflip_perturb"] for a in armatures] == [0.05, 0.05]
     # The box stands aside: the landing stage lands as it did on the plain floor it was trained on.
     assert bool(armatures[0]["backflip_landed"]) and armatures[0]["backflip_rotation_deg"] > 300

@@ -33,6 +33,19 @@ def test_tolerant_of_new_and_missing_fields(tmp_path: Path) -> None:
     assert (first.index, first.samples, first.landed, math.isnan(first.normalised_return)) == (1, 0, False, True)
     assert (second.label, second.landed, second.folder) == ("lands", True, tmp_path / "stage_0004")
     assert best_landing([first, second]) is second
+    assert (first.rollout_seed, first.rollout_perturb) == (0, 0.0)  # older runs: the deterministic rollout
+
+
+def test_the_rollout_a_stage_shows_is_read(tmp_path: Path) -> None:
+    (tmp_path / "stages.json").write_text(json.dumps({"stages": [
+        {"index": 1, "folder": "stage_0001", "rollout_seed": 3, "rollout_perturb": 0.05},
+        {"index": 2, "folder": "stage_0002", "rollout_seed": -1, "rollout_perturb": "noisy"},
+        {"index": 3, "folder": "stage_0003", "rollout_seed": True, "rollout_perturb": -0.1},
+        {"index": 4, "folder": "stage_0004", "rollout_seed": 2.5, "rollout_perturb": float("inf")},
+    ]}))
+    shown, *damaged = read_stage_index(tmp_path)
+    assert (shown.rollout_seed, shown.rollout_perturb) == (3, 0.05)
+    assert all((s.rollout_seed, s.rollout_perturb) == (0, 0.0) for s in damaged)
 
 
 @pytest.mark.parametrize("text, error, match", [

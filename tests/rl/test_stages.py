@@ -77,6 +77,17 @@ def test_milestones_judge_the_checks_medians_not_the_deterministic_rollout():
     assert reached.best_return == 0.55
 
 
+def test_a_stage_shows_a_landing_when_its_check_landed():
+    runs = [verdict(400.0, landed=False, holds=False, normalised_return=0.70),
+            verdict(380.0, landed=True, holds=False, normalised_return=0.50),
+            verdict(390.0, landed=True, holds=False, normalised_return=0.60),
+            verdict(100.0, landed=False, holds=False, normalised_return=0.20)]
+    assert stages.shown_rollout(runs) == 2  # the check landed, the deterministic rollout did not: the best landing
+    assert stages.shown_rollout(runs[:1] + runs[2:]) == 0  # one of three landed: the check did not either
+    runs[0].landed = True
+    assert stages.shown_rollout(runs) == 0  # the deterministic rollout landed: it is the stage's
+
+
 def test_stage_folder_is_complete_and_rollout_rejudges(tmp_path, backflip_rows):
     rows = hold(backflip_rows, 1.5)
     contacts = [None] * (len(rows) - 10) + ["left_knee"] * 10  # the simulator saw a knee go down at the end
@@ -109,8 +120,9 @@ def test_shipped_stages_load_as_records_and_rejudge_to_their_verdicts():
     assert [e.folder for e in entries] == sorted(p.name for p in SHIPPED.glob("stage_*"))
     raw = json.loads((SHIPPED / stages.INDEX_NAME).read_text())["stages"]
     written = [json.loads(json.dumps(stages.dataclasses.asdict(e))) for e in entries]
-    newer = {"check_return", "check_landed"}  # fields from after the shipped run read as None
-    assert all(d[k] is None for d in written for k in newer)
+    # fields from after the shipped run read as unknown checks, showing the deterministic rollout
+    newer = {"check_return": None, "check_landed": None, "rollout_seed": 0, "rollout_perturb": 0.0}
+    assert all(d[k] == v for d in written for k, v in newer.items())
     assert [{k: v for k, v in d.items() if k not in newer} for d in written] == raw, "read and write agree"
     labels = set()
     for entry in entries:

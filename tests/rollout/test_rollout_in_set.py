@@ -63,6 +63,33 @@ def test_plain_floor_reproduces_the_stage_and_lands(plain, tmp_path) -> None:
     assert all(not c for c in attempt.contacts[_frame(takeoff) : _frame(touchdown)])
 
 
+def test_the_rollout_a_stage_shows_is_reproduced_from_its_seed_and_noise(tmp_path, monkeypatch) -> None:
+    """A check's perturbed rollout, shown by its stage, is what the rollout command makes from the seed
+    and noise the stage records: Bake Stage to Scene on a plain floor bakes the stage's preview."""
+    from trainer_service.rl import stages
+    from trainer_service.rl.config import StageConfig
+    from trainer_service.rl.trainer import eval_sim_config
+    from trainer_service.rollout import load_stage
+    from trainer_service.sim.env import ImitationEnv
+
+    stage = load_stage(LANDING)
+    config = StageConfig(perturbed_rollouts=2, perturb_std=0.1, extra_seconds=0.5)
+    monkeypatch.setattr(stages, "shown_rollout", lambda runs: 2)
+    with ImitationEnv(stage.clip, eval_sim_config(stage.sim_config, stage.clip_duration + 1.0)) as env:
+        metrics, shown = stages.evaluate(env, stage.policy, stage.clip_duration, config, seed=5)
+    assert (metrics.rollout_seed, metrics.rollout_perturb) == (7, 0.1)
+    assert metrics.deterministic is not None and metrics.label == metrics.perturbed[1].label
+    report = rollout_in_set(LANDING, PLANE, tmp_path / "shown.txt", seed=metrics.rollout_seed,
+                            perturb=metrics.rollout_perturb, seconds=0.5)
+    frames = load_clip(tmp_path / "shown.txt").frames
+    assert report.attempts[0].label == metrics.label
+    assert np.abs(frames[:, 1:] - shown.rows[: len(frames), 1:]).max() < 1e-3
+    # and not the deterministic rollout, nor another seed's
+    other = rollout_in_set(LANDING, PLANE, tmp_path / "other.txt", seed=6, perturb=0.1, seconds=0.5)
+    assert np.abs(load_clip(tmp_path / "other.txt").frames[:, 1:] - frames[:, 1:]).max() > 0.01
+    assert other.attempts[0].seed == 6
+
+
 def test_events_file_follows_the_contract(tmp_path) -> None:
     out = tmp_path / "shot.txt"
     report = rollout_in_set(LANDING, PLANE, out, seconds=0.5, fps=60.0)

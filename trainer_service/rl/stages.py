@@ -94,8 +94,8 @@ def milestone_reasons(metrics: "StageMetrics", reached: Milestones, margin: floa
 
 # --- records ------------------------------------------------------------------------------------
 @dataclass
-class PerturbedMetrics:
-    """The verdict of one seeded rollout with noise on the actions."""
+class RolloutVerdict:
+    """The verdict of one rollout of a check."""
 
     normalised_return: float
     rotation_deg: float
@@ -110,9 +110,11 @@ class StageMetrics(judge.Judgement):
     a kept stage, the training counters and why it was kept: the content of a stage's `metrics.json`."""
 
     normalised_return: float
-    """DeepMimic's normalised return of the deterministic rollout (see `rollout_metrics`)"""
-    perturbed: list[PerturbedMetrics] | None = None
-    """None until the perturbed rollouts ran (they run only for a stage that is kept)"""
+    """DeepMimic's normalised return of the rollout the stage shows (see `rollout_metrics`, `shown_rollout`)"""
+    perturbed: list[RolloutVerdict] | None = None
+    """the perturbed rollouts of the check, in seed order"""
+    deterministic: RolloutVerdict | None = None
+    """the deterministic rollout, when the stage shows a perturbed one (None: it shows the deterministic one)"""
     perturbed_landed: int | None = None
     perturbed_mean_return: float | None = None
     check_return: float | None = None
@@ -122,6 +124,11 @@ class StageMetrics(judge.Judgement):
     """median rotation of the same rollouts"""
     check_landed: bool | None = None
     """at least half of the same rollouts landed"""
+    rollout_seed: int = 0
+    """seed of the rollout the stage shows (rollout.txt, label, preview): the environment's reset and the
+    action noise, as `run_rollout` and the rollout-in-set command take it"""
+    rollout_perturb: float = 0.0
+    """std of the action noise of that rollout (0: the deterministic one)"""
     samples: int = 0
     iterations: int = 0
     episodes: int = 0
@@ -131,6 +138,12 @@ class StageMetrics(judge.Judgement):
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @property
+    def landed_rollouts(self) -> int:
+        """How many of the check's rollouts landed."""
+        deterministic = self.landed if self.deterministic is None else self.deterministic.landed
+        return int(deterministic) + (self.perturbed_landed or 0)
 
     def check(self) -> tuple[float, float, bool]:
         """(return, rotation, landed) of the check: the medians, or the deterministic rollout's alone in a
@@ -142,10 +155,12 @@ class StageMetrics(judge.Judgement):
     @classmethod
     def from_dict(cls, data: dict) -> "StageMetrics":
         check_keys(cls, data)
-        perturbed = data.get("perturbed")
+        perturbed, deterministic = data.get("perturbed"), data.get("deterministic")
         if perturbed is not None:
-            perturbed = [_record(PerturbedMetrics, p) for p in perturbed]
-        return _record(cls, {**data, "perturbed": perturbed})
+            perturbed = [_record(RolloutVerdict, p) for p in perturbed]
+        if deterministic is not None:
+            deterministic = _record(RolloutVerdict, deterministic)
+        return _record(cls, {**data, "perturbed": perturbed, "deterministic": deterministic})
 
 
 @dataclass
@@ -170,6 +185,8 @@ class StageEntry:
     perturbed_landed: int | None = None
     check_return: float | None = None
     check_landed: bool | None = None
+    rollout_seed: int = 0
+    rollout_perturb: float = 0.0
 
     def __post_init__(self) -> None:
         # The index travels with run folders copied between machines: a folder name is never a path.
@@ -272,21 +289,37 @@ def _rollout_steps(env, clip_duration: float, config: StageConfig) -> int:
 
 def evaluate(env, policy: Callable[[np.ndarray], np.ndarray], clip_duration: float, config: StageConfig,
              seed: int = 0, skill: Skill | None = None) -> tuple[StageMetrics, Rollout]:
-    """One check: the deterministic rollout from the clip's start (the stage's rollout and label) and
-    `perturbed_rollouts` seeded ones with Gaussian noise on the actions; the check's medians over all of
-    them (see `check_summary`) are what milestones judge."""
+    """One check: the deterministic rollout from the clip's start (seed `seed`) and `perturbed_rollouts`
+    seeded ones with Gaussian noise on the actions (seeds `seed` + 1, + 2, ...); the check's medians over
+    all of them (see `check_summary`) are what milestones judge. Returns the metrics and the rollout the
+    stage shows (`shown_rollout`)."""
     steps = _rollout_steps(env, clip_duration, config)
     skill = skill or skill_of_clip(env.clip)  # once for all of the check's rollouts
-    main = run_rollout(env, policy, steps, seed=seed, skill=skill)
-    metrics = rollout_metrics(main, clip_duration)
-    runs = [rollout_metrics(run_rollout(env, policy, steps, config.perturb_std, seed + 1 + k, skill), clip_duration)
-            for k in range(config.perturbed_rollouts)]
-    metrics.perturbed = [PerturbedMetrics(m.normalised_return, m.rotation_deg, m.landed, m.label, m.time_until_fall)
-                         for m in runs]
-    metrics.perturbed_landed = sum(m.landed for m in runs)
-    metrics.perturbed_mean_return = float(np.mean([m.normalised_return for m in runs])) if runs else None
-    metrics.check_return, metrics.check_rotation_deg, metrics.check_landed = check_summary([metrics, *runs])
-    return metrics, main
+    rollouts = [run_rollout(env, policy, steps, config.perturb_std if k else 0.0, seed + k, skill)
+                for k in range(1 + config.perturbed_rollouts)]
+    runs = [rollout_metrics(ro, clip_duration) for ro in rollouts]
+    shown = shown_rollout(runs)
+    metrics = dataclasses.replace(runs[shown], rollout_seed=seed + shown,
+                                  rollout_perturb=config.perturb_std if shown else 0.0)
+    metrics.perturbed = [_verdict(m) for m in runs[1:]]
+    metrics.deterministic = _verdict(runs[0]) if shown else None
+    metrics.perturbed_landed = sum(m.landed for m in runs[1:])
+    metrics.perturbed_mean_return = float(np.mean([m.normalised_return for m in runs[1:]])) if len(runs) > 1 else None
+    metrics.check_return, metrics.check_rotation_deg, metrics.check_landed = check_summary(runs)
+    return metrics, rollouts[shown]
+
+
+def _verdict(m: StageMetrics) -> RolloutVerdict:
+    return RolloutVerdict(m.normalised_return, m.rotation_deg, m.landed, m.label, m.time_until_fall)
+
+
+def shown_rollout(runs: list[StageMetrics]) -> int:
+    """Which of a check's rollouts (0: the deterministic one, k: the k-th perturbed one) a stage shows: the
+    deterministic one, unless the check landed (see `check_summary`) and it did not; then the landed one
+    that earned most. So a stage kept as a "first landing" shows, is labelled as, and bakes a landing."""
+    if runs[0].landed or not check_summary(runs)[2]:
+        return 0
+    return max((k for k, m in enumerate(runs) if m.landed), key=lambda k: runs[k].normalised_return)
 
 
 def check_summary(runs: list[StageMetrics]) -> tuple[float, float, bool]:
@@ -487,8 +520,8 @@ class StageKeeper:
             check_return, rotation, landed = metrics.check()
             self.record({"event": "eval", **s.counters(), "eval/normalised_return": check_return,
                          "eval/rotation_deg": rotation, "eval/landed": float(landed),
-                         "eval/deterministic_return": metrics.normalised_return,
-                         "eval/landed_rollouts": float(metrics.landed + (metrics.perturbed_landed or 0)),
+                         "eval/stage_return": metrics.normalised_return,
+                         "eval/landed_rollouts": float(metrics.landed_rollouts),
                          "eval/label": metrics.label})
         metrics, rollout = self._last_eval[1:]
         reasons = milestone_reasons(metrics, s.milestones, cfg.best_return_margin)
