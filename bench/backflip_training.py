@@ -64,7 +64,7 @@ def report(run_dir: Path) -> dict:
         "run": str(run_dir),
         "seed": config["ppo"]["seed"],
         "recipe": {"anneal_lr": config["ppo"]["anneal_lr"], "total_samples": config["total_samples"],
-                   "physics_hz": config["sim"]["physics_hz"],
+                   "physics_hz": config["sim"]["physics_hz"], "rsi_adaptive": config["sim"].get("rsi_adaptive", 0.0),
                    "check_physics_hz": config["stages"].get("eval_physics_hz", config["sim"]["physics_hz"])},
         "machine": f"{os.cpu_count()} cores",
         # The run's own learner and workers make about 2.5 of it; more means other jobs shared the cores.
@@ -113,15 +113,18 @@ def summary(seeds: list[dict], minutes: float) -> dict:
     }
 
 
-def train_seed(run_dir: Path, seed: int, minutes: float, physics_hz: int | None = None) -> None:
+def train_seed(run_dir: Path, seed: int, minutes: float, physics_hz: int | None = None,
+               rsi_adaptive: float | None = None) -> None:
     """Start, continue or leave the seed's run so that it has trained `minutes` in all (a new run at
-    `physics_hz`, else the trainer's training rate)."""
+    `physics_hz` and with `rsi_adaptive`, else the trainer's)."""
     from trainer_service.rl.config import TrainConfig
 
     config = TrainConfig()
     config.ppo.seed = seed
     if physics_hz is not None:
         config.sim.physics_hz = physics_hz
+    if rsi_adaptive is not None:
+        config.sim.rsi_adaptive = rsi_adaptive
     train_for(default_clip(), run_dir, minutes, config)
 
 
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=45.0, help="trainer wall-clock per seed")
     parser.add_argument("--physics-hz", type=int, default=None,
                         help="training physics rate of new runs (default: the trainer's, see rl/config.py)")
+    parser.add_argument("--rsi-adaptive", type=float, default=None,
+                        help="share of RSI starts drawn towards failing phases in new runs (sim/start_states.py)")
     parser.add_argument("--report-only", action="store_true", help="only report the existing run in --out")
     parser.add_argument("--no-append", action="store_true", help=f"do not append to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = args.out / f"seed_{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
             try:
-                train_seed(run_dir, seed, args.minutes, args.physics_hz)
+                train_seed(run_dir, seed, args.minutes, args.physics_hz, args.rsi_adaptive)
                 line = report(run_dir)
             except BackflipError as exc:  # one broken seed must not cost the others their figures
                 line = {"bench": "backflip_training", "run": str(run_dir), "seed": seed, "error": str(exc),

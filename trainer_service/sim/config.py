@@ -207,6 +207,11 @@ class SimConfig:
     rsi_window: float = 0.0
     """s: RSI starts episodes only in the first `rsi_window` seconds of the clip (0 = anywhere in its
     cycle); the trainer sets it to the clip's own length so no episode starts in the held last pose."""
+    rsi_adaptive: float = 0.0
+    """share (0-1) of RSI starts drawn towards the phases training episodes still fail from (start_states.py);
+    0 = DeepMimic's uniform RSI"""
+    rsi_failure_seconds: float = 1.0
+    """s: an episode that ends by failure within this time of its start counts against its start phase"""
     start_position: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """m: where the clip's first root position lands on the ground plane (x, z); y lifts the whole clip."""
     start_heading: float = 0.0
@@ -236,8 +241,9 @@ class SimConfig:
         self.start_position = _finite("start_position", self.start_position)
         if len(self.start_position) != 3:
             raise InvalidInputError("start_position needs 3 numbers (x, y, z)", "e.g. [0, 0, 0]")
-        for name in ("episode_seconds", "pose_termination_distance", "start_heading", "rsi_window",
-                     "reference_contact_height", "reference_contact_band", "reference_contact_seconds"):
+        for name in ("episode_seconds", "pose_termination_distance", "start_heading", "rsi_window", "rsi_adaptive",
+                     "rsi_failure_seconds", "reference_contact_height", "reference_contact_band",
+                     "reference_contact_seconds"):
             value = float(getattr(self, name))
             if not math.isfinite(value):
                 raise InvalidInputError(f"{name} must be finite, got {value}", "fix the sim config")
@@ -247,6 +253,9 @@ class SimConfig:
                                               self.reference_contact_seconds) < 0.0:
             raise InvalidInputError("episode_seconds must be > 0; pose_termination_distance, rsi_window and the "
                                     "reference_contact_ values >= 0", "fix the sim config")
+        if not 0.0 <= self.rsi_adaptive <= 1.0 or self.rsi_failure_seconds <= 0.0:
+            raise InvalidInputError(f"rsi_adaptive must lie in 0-1 (got {self.rsi_adaptive}) and rsi_failure_seconds "
+                                    f"be > 0 (got {self.rsi_failure_seconds})", "fix the sim config")
 
     @property
     def substeps(self) -> int:

@@ -26,6 +26,7 @@ from .config import RewardConfig, SimConfig
 from .fastmath import multiply_rows, rotvec_rows
 from .observation import observation_size, observe
 from .reference import ReferenceTables, build_reference, joint_targets_xyzw
+from .start_states import StartSampler
 from .rewards import pose_distance, reward_terms, root_relative_pose_distance
 from .termination import episode_ending
 
@@ -61,7 +62,10 @@ class ImitationEnv:
         self._substeps = self.config.substeps
         self._cycle_rows = max(1, int(math.floor(self.reference.cycle / self.reference.dt)))
         window = self.config.rsi_window
-        self._rsi_rows = self._cycle_rows if window <= 0.0 else max(1, min(self._cycle_rows, int(window / self.reference.dt)))
+        rsi_rows = self._cycle_rows if window <= 0.0 else max(1, min(self._cycle_rows, int(window / self.reference.dt)))
+        self._starts = StartSampler(rsi_rows, self.reference.dt, self.config.rsi_adaptive, self.config.rsi_failure_seconds)
+        self._start_pending = False
+        """the episode started at a random phase and its outcome there is not recorded yet"""
         self._row = 0
         self._start_row = 0
         self._sim: BodyState | None = None
@@ -71,8 +75,9 @@ class ImitationEnv:
         """Start an episode at `start_time` (s into the clip); None = random phase if RSI is on."""
         if seed is not None:
             self._rng = np.random.default_rng(seed)
+        self._start_pending = start_time is None and self.config.rsi
         if start_time is None:
-            row = int(self._rng.integers(0, self._rsi_rows)) if self.config.rsi else 0
+            row = self._starts.draw(self._rng) if self.config.rsi else 0
         else:
             if not math.isfinite(start_time) or start_time < 0.0:
                 raise InvalidInputError(f"start_time must be a finite time >= 0, got {start_time}", "pass e.g. 0.0")
@@ -107,6 +112,9 @@ class ImitationEnv:
         distance = (root_relative_pose_distance if self.config.pose_termination_frame == "root" else pose_distance)(sim, ref, row)
         end = episode_ending(self._char.contacts(), distance, row, self._start_row, ref.num_rows, self.config,
                              ref.grounded[min(row, ref.num_rows - 1)])
+        if self._start_pending and (end.terminated or end.truncated or (row - self._start_row) * ref.dt >= self._starts.horizon):
+            self._starts.record(self._start_row, end.terminated)
+            self._start_pending = False
         info = {
             "fell": end.fell,
             "first_contact": end.first_contact,
