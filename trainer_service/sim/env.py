@@ -26,8 +26,8 @@ from .config import RewardConfig, SimConfig
 from .fastmath import multiply_rows, rotvec_rows
 from .observation import observation_size, observe
 from .reference import ReferenceTables, build_reference, joint_targets_xyzw
-from .start_states import StartSampler
 from .rewards import pose_distance, reward_terms, root_relative_pose_distance
+from .start_states import StartSampler
 from .termination import episode_ending
 
 __all__ = ["ImitationEnv", "SimConfig", "RewardConfig"]
