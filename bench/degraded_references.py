@@ -60,6 +60,7 @@ def report(name: str, clip: Path, run_dir: Path) -> dict:
     return {
         "bench": "degraded_references", "case": name, "clip": str(clip), "run": str(run_dir),
         "reference_prepass": sim.get("reference_prepass"), "pose_termination_frame": sim.get("pose_termination_frame"),
+        "rsi_adaptive": sim.get("rsi_adaptive", 0.0),
         "samples": last["samples"], "wall_minutes": round(last["wall_seconds"] / 60, 1),
         "median_load_1min": _median([r["machine/load_1min"] for r in train if "machine/load_1min" in r]),
         "first_landing": None if landed is None else {"stage": landed.index, "samples": landed.samples,
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="SimConfig.reference_prepass for new runs (default: the trainer's)")
     parser.add_argument("--termination-frame", choices=("world", "root"), default=None,
                         help="SimConfig.pose_termination_frame for new runs (default: the trainer's)")
+    parser.add_argument("--rsi-adaptive", type=float, default=None,
+                        help="SimConfig.rsi_adaptive for new runs (default: the trainer's)")
     parser.add_argument("--step0", action="store_true", help="measure the untrained policy on each reference, no training")
     parser.add_argument("--landing-reward", action="store_true",
                         help="measure the reward a simulated landing backflip earns against each reference, no training")
@@ -185,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in wanted:
             _emit(measure(name, references[name]))
         return 0
-    overrides = {k: v for k, v in {"reference_prepass": args.prepass,
-                                   "pose_termination_frame": args.termination_frame}.items() if v is not None}
+    overrides = {k: v for k, v in {"reference_prepass": args.prepass, "pose_termination_frame": args.termination_frame,
+                                   "rsi_adaptive": args.rsi_adaptive}.items() if v is not None}
     lines, started = [], time.monotonic()
     for name in wanted:
         run_dir = args.out / "runs" / name
