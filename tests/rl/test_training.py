@@ -57,8 +57,9 @@ def test_short_training_on_the_walk_raises_the_normalised_return(tmp_path, motio
         total_samples=24_000,
         hold_seconds=0.0,
         sim=SimConfig(target_obs=True, episode_seconds=2.0),
+        # One update thread: the default picks by measured speed, so the run would depend on the machine's load.
         ppo=PPOConfig(num_envs=4, num_steps=128, hidden_sizes=(256, 128), minibatch_size=256, learning_rate=1e-4,
-                      critic_learning_rate=2e-3, init_log_std=-2.0, anneal_lr=False),
+                      critic_learning_rate=2e-3, init_log_std=-2.0, anneal_lr=False, update_threads=1),
         stages=StageConfig(first_stage_samples=10**9, eval_every_samples=10**9, perturbed_rollouts=3),
     )
     run = tmp_path / "walk"
