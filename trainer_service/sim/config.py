@@ -209,7 +209,7 @@ class SimConfig:
     cycle); the trainer sets it to the clip's own length so no episode starts in the held last pose."""
     rsi_adaptive: float = 0.0
     """share (0-1) of RSI starts drawn towards the phases training episodes still fail from (start_states.py);
-    0 = DeepMimic's uniform RSI"""
+    0 = DeepMimic's uniform RSI (0.5 rotated sooner on the mocap backflip but checked lower by 1M samples)"""
     rsi_failure_seconds: float = 1.0
     """s: an episode that ends by failure within this time of its start counts against its start phase"""
     start_position: tuple[float, float, float] = (0.0, 0.0, 0.0)
