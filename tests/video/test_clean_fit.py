@@ -138,6 +138,17 @@ def test_torch_body_matches_numpy_kinematics(mocap):
     assert np.abs(sites.numpy() - fit.site_positions(frames)).max() < 1e-5  # metres
 
 
+def test_torch_centre_of_mass_matches_numpy(mocap):
+    import torch
+
+    frames = mocap[::7]
+    ball, hinge = split_joints(frames)
+    args = [torch.tensor(a, dtype=torch.float32) for a in (frames[:, 1:4], frames[:, 4:8], ball, hinge)]
+    body = fit._TorchBody(torch)
+    _, positions, rotations = body.forward(*args)
+    assert np.abs(body.centre_of_mass(positions, rotations).numpy() - fit.centre_of_mass(frames)).max() < 1e-5
+
+
 def test_adam_matches_torch_optim():
     """The fit's own Adam (torch.optim imports torch._dynamo, seconds) takes torch.optim.Adam's steps."""
     import torch
@@ -270,6 +281,37 @@ def test_contact_loss_pins_feet_in_contact_to_the_ground():
     assert float(fit.contact_loss(_t(sliding), contact, 0.0)) == pytest.approx(0.01 * 100.0, rel=1e-4)
     sliding[:, fit.FOOT_SITES[1], 0] = 5.0 * np.arange(4)[:, None]  # the left foot is free: no contact
     assert float(fit.contact_loss(_t(sliding), contact, 0.0)) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_stance_loss_counts_the_centre_of_mass_outside_the_feet():
+    """Feet 0.2 m apart along z: the centre of mass may sit anywhere between them sideways (inside = 1) or
+    in the middle half (inside = 0.5), and 0.08 m forward or back, before it costs; height does not count."""
+    import torch
+
+    sites = np.zeros((3, len(fit.SITES), 3))
+    sites[:, fit.FOOT_SITES[0], 2] = -0.1
+    sites[:, fit.FOOT_SITES[1], 2] = 0.1
+    stance = torch.tensor([True, True, False])
+    up = torch.tensor([0.0, 1.0, 0.0])
+
+    def loss(com, inside=1.0):
+        return float(fit.stance_loss(_t(sites), _t(com), stance, up, inside, 0.08))
+
+    assert loss([[0.07, 0.9, 0.09]] * 3) == 0.0  # inside both, 0.9 m up
+    assert loss([[0.0, 0.9, 0.12]] * 3) == pytest.approx(0.02 ** 2, rel=1e-4)  # 2 cm beyond the left foot
+    assert loss([[0.0, 0.9, 0.07]] * 3, inside=0.5) == pytest.approx(0.02 ** 2, rel=1e-4)
+    assert loss([[0.1, 0.9, 0.0]] * 3) == pytest.approx(0.02 ** 2, rel=1e-4)  # 2 cm too far forward
+    assert loss([[0.0, 0.9, 0.0], [0.0, 0.9, 0.0], [5.0, 0.0, 5.0]]) == 0.0  # the last frame is not a stance
+
+
+def test_standing_still_keeps_stretches_long_enough_on_both_feet():
+    both = np.array([1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 1], dtype=bool)
+    contact = np.stack([both, both], axis=1)
+    contact[9, 1] = False  # one foot lifts: the stretch breaks there
+    upright = np.ones(len(both), dtype=bool)
+    upright[0] = False
+    still = fit.standing_still(contact, upright, 3)
+    assert still.tolist() == [0, 1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]
 
 
 def test_viterbi_drops_a_frame_that_no_state_explains():

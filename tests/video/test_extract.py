@@ -72,6 +72,20 @@ def test_sample_matches_the_rendered_mocap(extracted: Path):
     assert np.mean(errors) < 0.075  # metres; the bench reports the exact figure
 
 
+def test_sample_ends_standing_with_its_weight_between_the_feet(extracted: Path):
+    """The trainer holds the last pose for 1.5 s: over the last 0.3 s the centre of mass lies between the
+    feet along the line joining them (without the fit's stance term it sat 7.8 cm sideways, past a foot)."""
+    from trainer_service.video.fit import FOOT_SITES, centre_of_mass, site_positions
+
+    frames = load_clip(extracted).frames[-9:]
+    sites = site_positions(frames)
+    right, left = sites[:, FOOT_SITES[0]].mean(1), sites[:, FOOT_SITES[1]].mean(1)
+    axis = (left - right) * np.array([1.0, 0.0, 1.0])
+    half = 0.5 * np.linalg.norm(axis, axis=1)
+    along = np.abs(np.sum((centre_of_mass(frames) - 0.5 * (left + right)) * axis, axis=1)) / (2.0 * half)
+    assert (along < half).all()
+
+
 def test_outputs_beside_the_clip(extracted: Path):
     clip, arrays = load_npz(extracted.with_suffix(".npz"))
     assert clip.num_frames == 76

@@ -6,9 +6,9 @@ robust), mediapipe's metric world landmarks (rescaled to the humanoid; depth wei
 visibility), smoothness (site accelerations), quaternion continuity, a steady root spin rate,
 left/right symmetry where a limb is hidden (strong in flight, weak on the ground: phase.py reads
 which frames are which), joint limits, and in a second stage feet locked to the ground while in
-contact. Analytic joint frames from the landmarks are only the initial guess. After each stage the
-root's distance from the camera is smoothed along the camera rays (it is read from the person's
-apparent size and jitters).
+contact and, while standing still on both, the centre of mass kept between them. Analytic joint
+frames from the landmarks are only the initial guess. After each stage the root's distance from the
+camera is smoothed along the camera rays (it is read from the person's apparent size and jitters).
 
 The fit runs in the "scene" frame (camera at the origin looking down -z, y up; see clean.py),
 assuming a fixed camera with a known horizontal field of view; its tilt and height are read from
@@ -135,6 +135,19 @@ class FitConfig:
     """A foot slower than this (m/s) and near the ground is in contact."""
     contact_height: float = 0.06
     """... near the ground: within this height (m) of the stance level."""
+    stance_weight: float = 100.0
+    """Weight of the centre of mass's horizontal offset (metres, beyond the margins) from the middle of the
+    two feet while the person stands still on both (`stance_min_s`): a standing person balances over the
+    support, and the camera's depth axis, which the video shows least, is where the fit drifts. The
+    sample video's extraction otherwise ended with the centre of mass 7.8 cm sideways of the feet's middle,
+    outside the feet (the truth 0.5): a last pose the trainer holds for 1.5 s and cannot balance."""
+    stance_inside: float = 1.0
+    """... along the line between the feet, offsets up to this fraction of half their spacing cost nothing
+    (the rendered mocap stands with it up to 0.94 when the weight is on one foot, turning or punching);"""
+    stance_margin_across: float = 0.08
+    """... across it (towards the toes or heels, where the support is a foot long) up to this (m)."""
+    stance_min_s: float = 0.3
+    """... both feet in contact and the torso upright (phase.py) for at least this long (seconds)."""
     flight_clearance: float = 0.08
     """Both soles higher than this above the ground (m) counts as flight, for the gravity check."""
     depth_smooth_s: float = 0.3
@@ -348,6 +361,15 @@ class _TorchBody:
         self.site_body = torch.tensor([skel.index(b) for _, b, _, _ in SITES])
         self.site_offset = torch.tensor([o for _, _, o, _ in SITES], dtype=torch.float32)
         self.hinge_axis = torch.tensor([skel.bodies[skel.index(n)].axis for n in _HINGE], dtype=torch.float32)
+        masses = torch.tensor([b.mass for b in skel.bodies], dtype=torch.float32)
+        self.mass_share = masses / masses.sum()
+        self.mass_origin = torch.tensor([b.shape.origin for b in skel.bodies], dtype=torch.float32)
+
+    def centre_of_mass(self, positions, rotations):
+        """(N, 3) centre of mass from forward's body positions and rotations (each body's mass at its
+        shape centre, as `centre_of_mass`)."""
+        centres = positions + (rotations @ self.mass_origin[..., None])[..., 0]
+        return (centres * self.mass_share[:, None]).sum(1)
 
     def matrix(self, q):
         """Rotation matrices (..., 3, 3) of unit quaternions (..., 4) (w, x, y, z)."""
@@ -509,6 +531,23 @@ def norm_loss(root_q, ball_q):
     return (root_q.norm(dim=-1) - 1).pow(2).mean() + (ball_q.norm(dim=-1) - 1).pow(2).mean()
 
 
+def stance_loss(sites, com, stance, up, inside: float, margin_across: float):
+    """Mean squared horizontal offset (perpendicular to `up`) of the centre of mass `com` (N, 3) from the
+    middle of both feet over the frames of `stance` (N,) bool: along the line between the feet, beyond
+    `inside` times half their spacing; across it, beyond `margin_across` (m)."""
+    import torch
+
+    right, left = sites[stance][:, FOOT_SITES[0]].mean(1), sites[stance][:, FOOT_SITES[1]].mean(1)
+    flat = lambda v: v - (v @ up)[:, None] * up  # noqa: E731
+    axis = flat(left - right)
+    spacing = axis.norm(dim=-1).clamp_min(1e-6)
+    axis = axis / spacing[:, None]
+    off = flat(com[stance] - 0.5 * (left + right))
+    along = (off * axis).sum(-1)
+    across = (off - along[:, None] * axis).norm(dim=-1)
+    return (torch.relu(along.abs() - 0.5 * inside * spacing).pow(2) + torch.relu(across - margin_across).pow(2)).mean()
+
+
 def contact_loss(sites, contact, ground: float, up=None):
     """Foot motion between two contact frames (x100) and sole height (along `up`, default +y) off the
     ground in contact frames; `contact` (N, 2) bool per foot (right, left) as `FOOT_SITES`."""
@@ -552,12 +591,12 @@ class _Problem:
     phases: Phases
     cam_rot: object  # (N, 1, 3, 3) the first camera's frame to each frame's (None: a still camera)
 
-    def losses(self, root_pos, root_q, ball_q, hinge, contact=None, ground=None, up=None):
+    def losses(self, root_pos, root_q, ball_q, hinge, contact=None, ground=None, up=None, stance=None):
         """Total weighted loss, its parts and the sites of the current unknowns."""
         cfg = self.cfg
         rq = root_q / root_q.norm(dim=-1, keepdim=True)
         bq = ball_q / ball_q.norm(dim=-1, keepdim=True)
-        sites, _, _ = self.body.forward(root_pos, rq, bq, hinge)
+        sites, positions, rotations = self.body.forward(root_pos, rq, bq, hinge)
         # The unknowns live in the first camera's frame; each frame is seen by its own (turned) camera.
         seen = sites if self.cam_rot is None else (self.cam_rot @ sites[..., None])[..., 0]
         out = {
@@ -578,6 +617,10 @@ class _Problem:
         if contact is not None:
             out["contact"] = contact_loss(sites, contact, ground, up)
             total = total + cfg.contact_weight * out["contact"]
+        if stance is not None and bool(stance.any()):
+            com = self.body.centre_of_mass(positions, rotations)
+            out["stance"] = stance_loss(sites, com, stance, up, cfg.stance_inside, cfg.stance_margin_across)
+            total = total + cfg.stance_weight * out["stance"]
         return total, out, sites
 
 
@@ -687,8 +730,9 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     level = level_rotation(tilt if cfg.level_by_tilt else 0.0)
     up = level[1]  # the world's up axis in the scene frame
     contact, ground = detect_contacts(sites, fps, cfg, up)
+    stance = standing_still(contact, problem.phases.upright, round(cfg.stance_min_s * fps)) if cfg.stance_weight > 0 else None
     parts = run(cfg.contact_iterations, contact=torch.tensor(contact), ground=torch.tensor(ground, dtype=torch.float32),
-                up=torch.tensor(up, dtype=torch.float32))
+                up=torch.tensor(up, dtype=torch.float32), stance=None if stance is None else torch.tensor(stance))
     steady_root(final=True)
 
     frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground, level)
@@ -744,6 +788,22 @@ def detect_contacts(sites: np.ndarray, fps: float, cfg: FitConfig, up: np.ndarra
     ground = float(np.percentile(soles[slow], 30)) if slow.any() else float(soles.min())
     contact = slow & (soles < ground + cfg.contact_height)
     return contact, ground
+
+
+def standing_still(contact: np.ndarray, upright: np.ndarray, min_frames: int) -> np.ndarray:
+    """(N,) bool: frames in a stretch of at least `min_frames` with both feet in contact (`contact` (N, 2))
+    and the torso `upright` (N,) bool."""
+    both = contact.all(axis=1) & upright
+    out = np.zeros(len(both), dtype=bool)
+    start = None
+    for i, on in enumerate(np.append(both, False)):
+        if on and start is None:
+            start = i
+        elif not on and start is not None:
+            if i - start >= min_frames:
+                out[start:i] = True
+            start = None
+    return out
 
 
 def to_world(frames: np.ndarray, ground: float, level: np.ndarray = np.eye(3)) -> tuple[np.ndarray, np.ndarray]:
