@@ -22,9 +22,13 @@ SUCCESS = {"walk": "keeps walking", "run": "keeps running", "jump": "jumps and l
 
 
 def reference(motions_dir, name: str) -> tuple[np.ndarray, Skill]:
-    """The clip as the trainer trains it (played once, its last pose held 1.5 s) at 30 fps, and its skill."""
+    """The clip as the trainer checks it at 30 fps (played once, its last pose held 1.5 s; a walk or a run
+    repeats as long), and its skill."""
     clip = with_hold(load_clip(motions_dir / f"humanoid3d_{name}.txt"), 1.5)
-    frames = clip.resample(FPS).frames
+    if clip.loop == "wrap":
+        frames = clip.sample(np.arange(int(round((clip.duration + 1.5) * FPS)) + 1) / FPS)
+    else:
+        frames = clip.resample(FPS).frames
     if name == "run":
         frames[:, ROOT_Y] += 0.05  # the mocap run sinks 7 cm into the floor, dragging a shin through it
     return frames, skill_of_clip(clip)
@@ -52,6 +56,19 @@ def test_the_skill_is_read_from_the_reference_itself(motions_dir, name):
 
 
 @pytest.mark.parametrize("name", list(SKILLS))
+def test_a_walk_or_run_cycle_repeats_and_other_clips_hold_their_last_pose(motions_dir, name):
+    """pybullet_data marks the backflip, jump and roll as wrapping too: only a stride cycle goes on."""
+    clip = load_clip(motions_dir / f"humanoid3d_{name}.txt")
+    trained = with_hold(clip, 1.5)
+    if name in ("walk", "run"):
+        assert trained is clip and clip.loop == "wrap"
+    else:
+        assert trained.loop == "none"
+        assert trained.duration == pytest.approx(clip.duration + 1.5, abs=1.0 / 30.0)
+        assert np.array_equal(trained.frames[-1, 1:], clip.frames[-1, 1:])
+
+
+@pytest.mark.parametrize("name", list(SKILLS))
 def test_the_reference_succeeds_at_its_own_skill(motions_dir, name):
     frames, skill = reference(motions_dir, name)
     verdict = judge.judge(frames, FPS, skill=skill)
@@ -73,7 +90,8 @@ def test_the_reference_dropped_to_the_floor_fails(motions_dir, name):
 @pytest.mark.parametrize("name", ["walk", "run"])
 def test_a_walk_that_falls_counts_its_steps(motions_dir, name):
     frames, skill = reference(motions_dir, name)
-    moving = int(round(skill.motion_s * FPS))
+    # A repeating cycle is all motion (motion_s 0): it falls at the end of its first cycle.
+    moving = int(round(skill.motion_s * FPS)) or len(frames) - int(round(1.5 * FPS))
     verdict = judge.judge(dropped(frames, moving - 2), FPS, skill=skill)
     assert verdict.label.startswith("falls after ") and verdict.label != "falls after 0 steps"
     assert verdict.time_until_fall is not None and verdict.first_ground_body is not None

@@ -135,7 +135,8 @@ class TrainConfig:
     """learning-stage schedule and evaluation"""
     hold_seconds: float = 1.5
     """the clip is played once and its last pose held this long (s), so the policy learns to land and
-    stay up; 0 = train on the clip as it is (a wrapping clip then repeats)"""
+    stay up; 0 = train on the clip as it is (a wrapping clip then repeats). A wrapping walk or run always
+    repeats (`trainer.with_hold`)"""
     rsi_inside_clip: bool = True
     """with a held last pose, start episodes only inside the clip itself (sets `sim.rsi_window` to the clip's
     length when the run starts): starts in the hold were otherwise 2 of every 3 samples, standing still,

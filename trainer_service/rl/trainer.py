@@ -36,6 +36,7 @@ from .checkpoint import CHECKPOINT_NAME
 from .config import TrainConfig, to_dict
 from .networks import DeterministicPolicy, PolicySnapshot
 from .runlock import RunLock
+from .skill import skill_of_clip
 from .stages import RunState
 
 __all__ = ["CHECKPOINT_NAME", "RunState", "Trainer", "train", "read_run_config"]
@@ -73,9 +74,16 @@ def eval_sim_config(sim_config, seconds: float):
                                episode_seconds=seconds)
 
 
+CYCLES = ("walk", "run")
+"""skills whose wrapping clip is one cycle of a motion that goes on (see `with_hold`)"""
+
+
 def with_hold(clip: MotionClip, seconds: float) -> MotionClip:
-    """The clip played once and then its last pose held for `seconds` (see TrainConfig.hold_seconds)."""
-    if seconds <= 0:
+    """The clip played once and then its last pose held for `seconds` (see TrainConfig.hold_seconds).
+
+    A wrapping walk or run is one stride cycle: it repeats instead, as the mocap did. Stopping dead in a
+    mid-stride pose cannot be held (the 30-min run fell 1.0-1.5 s into its hold in every check)."""
+    if seconds <= 0 or (clip.loop == "wrap" and skill_of_clip(clip).kind in CYCLES):
         return clip
     dt = 1.0 / 30.0
     count = int(round(seconds / dt))
