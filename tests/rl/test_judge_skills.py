@@ -170,6 +170,9 @@ def test_a_pybullet_rollout_is_judged_for_its_clip_and_rejudged_from_its_stage(t
         ro = stages.run_rollout(env, lambda obs: np.zeros((len(obs), env.action_size)), steps=45)
     metrics = stages.rollout_metrics(ro, clip.duration)
     assert metrics.skill == "getup"
+    # Lying on the floor is where the get-up starts, not a fall: the return counts on past it.
+    assert ro.contacts[1] is not None and ro.fell_step > 10
+    assert metrics.normalised_return > 0.1
     assert metrics.label in ("gets up", "gets up, falls again", "stays down")
     assert metrics.label == "stays down"  # 1.5 s into a 3.8 s get-up, it is still on the floor
     written = stages.write_stage(tmp_path, 1, b"policy", {}, metrics, ro, preview_frames=2)

@@ -124,14 +124,16 @@ def test_termination_rules_without_pybullet() -> None:
     config = SimConfig(episode_seconds=1.0)  # 240 rows; 8 physics steps per control step
     feet_only = episode_ending([(ankle, ground)], 0.2, row=80, start_row=0, reference_rows=1000, config=config)
     assert feet_only == episode_ending([], 0.2, 80, 0, 1000, config)
-    assert not (feet_only.terminated or feet_only.truncated or feet_only.fell) and feet_only.first_contact is None
+    assert not (feet_only.terminated or feet_only.truncated or feet_only.fell or feet_only.unexpected)
+    assert feet_only.first_contact is None
     fall = episode_ending([(ankle, ground), (knee, ground)], 0.2, 80, 0, 1000, config)
-    assert fall.terminated and fall.fell and fall.first_contact == "right_knee" and not fall.truncated
+    assert fall.terminated and fall.fell and fall.unexpected and fall.first_contact == "right_knee"
+    assert not fall.truncated
     assert first_fall_contact([(-1, ground)]) == "root"  # the base link
     # Without fall termination a fall is reported but the episode goes on.
     no_et = SimConfig(episode_seconds=1.0, fall_termination=False)
     kept = episode_ending([(knee, ground)], 0.2, 80, 0, 1000, no_et)
-    assert kept.fell and not kept.terminated
+    assert kept.fell and kept.unexpected and not kept.terminated
     # Too far from the reference ends it; 0 switches that off.
     assert episode_ending([], 1.01, 80, 0, 1000, config).terminated
     assert not episode_ending([], 5.0, 80, 0, 1000, SimConfig(pose_termination_distance=0.0)).terminated

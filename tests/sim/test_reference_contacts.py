@@ -38,9 +38,12 @@ def test_an_excused_contact_is_reported_but_does_not_end_the_episode() -> None:
     assert episode_ending([(chest, ground)], 0.2, 80, 0, 1000, config, grounded).terminated
     grounded[chest] = True
     excused = episode_ending([(chest, ground)], 0.2, 80, 0, 1000, config, grounded)
-    assert excused.fell and excused.first_contact == "chest" and not excused.terminated
+    assert excused.fell and excused.first_contact == "chest" and not (excused.terminated or excused.unexpected)
     knee = LINK_NAMES.index("right_knee")
-    assert episode_ending([(chest, ground), (knee, ground)], 0.2, 80, 0, 1000, config, grounded).terminated
+    knee_down = episode_ending([(chest, ground), (knee, ground)], 0.2, 80, 0, 1000, config, grounded)
+    assert knee_down.terminated and knee_down.unexpected
+    no_et = SimConfig(episode_seconds=1.0, fall_termination=False)
+    assert episode_ending([(chest, ground)], 0.2, 80, 0, 1000, no_et, grounded).unexpected is False
 
 
 def test_a_get_up_starts_lying_down_without_ending_at_once(motions_dir: Path) -> None:

@@ -241,6 +241,8 @@ class Rollout:
     rows: np.ndarray
     rewards: np.ndarray
     fell_step: int | None
+    """the first step with a contact the reference does not make there (a roll's back on the floor is
+    part of the roll, a knee is a fall); None: none"""
     fps: float
     contacts: list[str | None] | None = None
     """per row: the simulator's first body other than the feet touching the ground (None: none)"""
@@ -265,7 +267,7 @@ def run_rollout(env, policy: Callable[[np.ndarray], np.ndarray], steps: int, noi
         rows.append(np.asarray(env.state(), dtype=np.float64))
         rewards.append(float(reward))
         contacts.append(info.get("first_contact"))
-        if fell_step is None and (info.get("fell") or terminated):
+        if fell_step is None and (info["unexpected_contact"] or terminated):
             fell_step = t
         if terminated or truncated:
             break
@@ -275,7 +277,9 @@ def run_rollout(env, policy: Callable[[np.ndarray], np.ndarray], steps: int, noi
 
 def rollout_metrics(ro: Rollout, clip_duration: float) -> StageMetrics:
     """Metrics of one rollout (see judge); the normalised return covers one clip from its start and,
-    like DeepMimic's early termination, scores nothing after the first fall."""
+    like DeepMimic's early termination, scores nothing after the first fall: the first contact the
+    reference does not make (counting from any contact scored a roll, a cartwheel or a get-up only up to
+    its first planned contact: the 30-min roll that rolled and stood up scored 0.16)."""
     verdict = judge.judge(ro.rows, ro.fps, ro.contacts, skill=ro.skill)
     episode_steps = max(1, int(round(clip_duration * ro.fps)))
     rewards = ro.rewards if ro.fell_step is None else ro.rewards[: ro.fell_step + 1]

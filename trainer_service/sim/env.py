@@ -117,6 +117,7 @@ class ImitationEnv:
             self._start_pending = False
         info = {
             "fell": end.fell,
+            "unexpected_contact": end.unexpected,
             "first_contact": end.first_contact,
             "pose_distance": distance,
             "phase": phase,

@@ -20,6 +20,9 @@ class Ending:
     """ended by time (the episode's limit or the reference's last row) without failing"""
     fell: bool
     """a body other than the feet touched something, whether or not that ends the episode"""
+    unexpected: bool
+    """one of those contacts is not part of the motion (the reference does not put that body down around
+    now): what `fall_termination` ends on, and where a check's normalised return stops counting"""
     first_contact: str | None
     """the name of that body (the first one pybullet reports), None when nothing but the feet touch"""
 
@@ -47,4 +50,4 @@ def episode_ending(contacts: list[tuple[int, int]], pose_distance: float, row: i
     terminated = (unexpected and config.fall_termination) or too_far
     episode_rows = int(round(config.episode_seconds * config.physics_hz))
     out_of_time = row - start_row >= episode_rows or row + config.substeps >= reference_rows
-    return Ending(terminated, not terminated and out_of_time, fell, first_contact)
+    return Ending(terminated, not terminated and out_of_time, fell, unexpected, first_contact)
