@@ -97,17 +97,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSONL file the lines are appended to")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+
+    def emit(line: dict) -> None:
+        # Each clip's line lands as soon as it is measured: a later clip that crashes keeps the earlier ones.
+        print(json.dumps(line), flush=True)
+        with open(args.results, "a") as handle:
+            handle.write(json.dumps(line) + "\n")
+
     lines = []
     for name in args.clips:
         run_dir = args.out / name
         train(name, run_dir, args.minutes)
         lines.append(report(name, run_dir, args.minutes))
-        print(json.dumps(lines[-1]), flush=True)
-    lines.append(summary(lines, args.minutes))
-    print(json.dumps(lines[-1]))
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.results, "a") as handle:
-        handle.writelines(json.dumps(line) + "\n" for line in lines)
+        emit(lines[-1])
+    emit(summary(lines, args.minutes))
     return 0
 
 
