@@ -152,3 +152,24 @@ def test_a_damaged_stage_index_is_a_clear_error(tmp_path):
         (tmp_path / stages.INDEX_NAME).write_text(text)
         with pytest.raises(InvalidInputError):
             stages.read_index(tmp_path)
+
+
+def test_the_learning_curve_draws_deepmimics_backflip_figure_only_for_a_backflip(tmp_path):
+    """DeepMimic's 0.729 is its backflip's return: a roll's curve drawn against it would mislead."""
+    import json
+
+    import matplotlib.image
+
+    from trainer_service.rl import progress
+
+    records = [{"event": "eval", "samples": k * 50_000, "eval/normalised_return": 0.2 + 0.05 * k} for k in range(6)]
+    (tmp_path / progress.PROGRESS_NAME).write_text("".join(json.dumps(r) + "\n" for r in records))
+
+    def red_pixels(kind: str) -> int:
+        progress.draw_learning_curve(tmp_path, [], skill_kind=kind)
+        rgb = matplotlib.image.imread(tmp_path / progress.CURVE_NAME)[..., :3]
+        target = np.array([0xD6, 0x27, 0x28]) / 255.0  # the line's colour
+        return int((np.abs(rgb - target).max(axis=-1) < 0.05).sum())
+
+    assert red_pixels("backflip") > 50
+    assert red_pixels("roll") == 0

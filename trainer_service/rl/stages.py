@@ -559,7 +559,7 @@ class StageKeeper:
     def draw_curve(self) -> None:
         from .progress import draw_learning_curve
 
-        draw_learning_curve(self.run_dir, self.state.stages, self.control_hz)
+        draw_learning_curve(self.run_dir, self.state.stages, self.control_hz, self.evaluator.skill.kind)
 
     def recover(self) -> None:
         """After a kill: drop half-built folders, finish a pending stage, rewrite stages.json."""
