@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.support.budget import train_for  # noqa: E402
 from bench.support.degrade import make_references  # noqa: E402
+from bench.support.results import emit  # noqa: E402
 from trainer_service.paths import default_clip  # noqa: E402
 from trainer_service.rl import progress, stages  # noqa: E402
 
@@ -153,14 +154,6 @@ def landing_reward(name: str, clip_path: Path) -> dict:
     return line
 
 
-def _emit(line: dict) -> None:
-    text = json.dumps(line)
-    print(text, flush=True)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench_degraded")
@@ -184,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown case(s) {unknown}; choose from {sorted(references)}")
     if args.step0 or args.landing_reward:
         measure = step0 if args.step0 else landing_reward
-        _emit(measure("mocap_backflip", default_clip()))  # the clean reference, for comparison
+        emit(measure("mocap_backflip", default_clip()), RESULTS)  # the clean reference, for comparison
         for name in wanted:
-            _emit(measure(name, references[name]))
+            emit(measure(name, references[name]), RESULTS)
         return 0
     overrides = {k: v for k, v in {"reference_prepass": args.prepass, "pose_termination_frame": args.termination_frame,
                                    "rsi_adaptive": args.rsi_adaptive}.items() if v is not None}
@@ -195,13 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = args.out / "runs" / name
         train_case(references[name], run_dir, args.minutes, overrides)
         lines.append(report(name, references[name], run_dir))
-        _emit(lines[-1])
+        emit(lines[-1], RESULTS)
     landed = [line for line in lines if line["first_landing"] is not None]
-    _emit({"bench": "degraded_references_summary", "minutes_per_case": args.minutes, "machine": f"{os.cpu_count()} cores",
+    emit({"bench": "degraded_references_summary", "minutes_per_case": args.minutes, "machine": f"{os.cpu_count()} cores",
            "cases": len(lines), "landed": len(landed),
            "landed_within_target": sum(line["first_landing"]["minutes"] <= TARGET_MINUTES for line in landed),
            "best_normalised_return": {line["case"]: line["best_normalised_return"] for line in lines},
-           "session_minutes": round((time.monotonic() - started) / 60, 1)})
+           "session_minutes": round((time.monotonic() - started) / 60, 1)}, RESULTS)
     return 0
 
 

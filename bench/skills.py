@@ -13,7 +13,6 @@ and a summary line, and appends them to bench/results/skills.jsonl.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from backflip_addon.core.clip import load_clip  # noqa: E402
 from trainer_service.paths import pybullet_data_dir  # noqa: E402
 from bench.support.budget import train_for  # noqa: E402
+from bench.support.results import emit  # noqa: E402
 from trainer_service.rl import progress, stages  # noqa: E402
 from trainer_service.rl.skill import skill_of_clip  # noqa: E402
 
@@ -97,21 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSONL file the lines are appended to")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-
-    def emit(line: dict) -> None:
-        # Each clip's line lands as soon as it is measured: a later clip that crashes keeps the earlier ones.
-        print(json.dumps(line), flush=True)
-        with open(args.results, "a") as handle:
-            handle.write(json.dumps(line) + "\n")
-
     lines = []
     for name in args.clips:
         run_dir = args.out / name
         train(name, run_dir, args.minutes)
         lines.append(report(name, run_dir, args.minutes))
-        emit(lines[-1])
-    emit(summary(lines, args.minutes))
+        emit(lines[-1], args.results)
+    emit(summary(lines, args.minutes), args.results)
     return 0
 
 
