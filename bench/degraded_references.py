@@ -1,6 +1,7 @@
 """Benchmark: train on degraded references with the mocap run's defaults and report whether each lands.
 
     .venv/bin/python bench/degraded_references.py --minutes 60                # the full run (issue 20: each lands in 60 min)
+    .venv/bin/python bench/degraded_references.py --minutes 60 --until-landing  # the same, each case stopped at its landing
     .venv/bin/python bench/degraded_references.py --minutes 3 --out out/bench_degraded_smoke
     .venv/bin/python bench/degraded_references.py --step0                     # the untrained policy on each reference
     .venv/bin/python bench/degraded_references.py --landing-reward            # a real landing's reward per reference
@@ -41,12 +42,13 @@ RESULTS = ROOT / "bench" / "results" / "degraded_references.jsonl"
 TARGET_MINUTES = 60
 
 
-def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict) -> None:
-    """Train `run_dir` until it has trained `minutes` in all (a new run, or the rest of an interrupted one)."""
+def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict, until_landing: bool) -> None:
+    """Train `run_dir` until it has trained `minutes` in all (a new run, or the rest of an interrupted one),
+    or with `until_landing` until its first landing."""
     from backflip_addon.core.config import from_dict
     from trainer_service.rl.config import TrainConfig
 
-    train_for(clip, run_dir, minutes, from_dict(TrainConfig, {"sim": sim_overrides}))
+    train_for(clip, run_dir, minutes, from_dict(TrainConfig, {"sim": sim_overrides, "until_landing": until_landing}))
 
 
 def report(name: str, clip: Path, run_dir: Path) -> dict:
@@ -57,11 +59,12 @@ def report(name: str, clip: Path, run_dir: Path) -> dict:
     index = stages.read_index(run_dir)
     landed = stages.first_landing(index)
     last = train[-1] if train else {"samples": 0, "wall_seconds": 0.0}
-    sim = json.loads((run_dir / "config.json").read_text())["sim"]
+    config = json.loads((run_dir / "config.json").read_text())
+    sim = config["sim"]
     return {
         "bench": "degraded_references", "case": name, "clip": str(clip), "run": str(run_dir),
         "reference_prepass": sim.get("reference_prepass"), "pose_termination_frame": sim.get("pose_termination_frame"),
-        "rsi_adaptive": sim.get("rsi_adaptive", 0.0),
+        "rsi_adaptive": sim.get("rsi_adaptive", 0.0), "until_landing": config.get("until_landing", False),
         "samples": last["samples"], "wall_minutes": round(last["wall_seconds"] / 60, 1),
         "median_load_1min": _median([r["machine/load_1min"] for r in train if "machine/load_1min" in r]),
         "first_landing": None if landed is None else {"stage": landed.index, "samples": landed.samples,
@@ -165,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="SimConfig.pose_termination_frame for new runs (default: the trainer's)")
     parser.add_argument("--rsi-adaptive", type=float, default=None,
                         help="SimConfig.rsi_adaptive for new runs (default: the trainer's)")
+    parser.add_argument("--until-landing", action="store_true",
+                        help="stop a new run at its first landing (the target asks only when it lands)")
     parser.add_argument("--step0", action="store_true", help="measure the untrained policy on each reference, no training")
     parser.add_argument("--landing-reward", action="store_true",
                         help="measure the reward a simulated landing backflip earns against each reference, no training")
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     lines, started = [], time.monotonic()
     for name in wanted:
         run_dir = args.out / "runs" / name
-        train_case(references[name], run_dir, args.minutes, overrides)
+        train_case(references[name], run_dir, args.minutes, overrides, args.until_landing)
         lines.append(report(name, references[name], run_dir))
         emit(lines[-1], RESULTS)
     landed = [line for line in lines if line["first_landing"] is not None]

@@ -20,8 +20,9 @@ def trained_seconds(run_dir: Path) -> tuple[float, int] | None:
 
 
 def train_for(clip: Path, run_dir: Path, minutes: float, config: TrainConfig) -> None:
-    """Start, continue or leave the run in `run_dir` so that it has trained `minutes` in all; `config`
-    (its `minutes` replaced) starts a new run, a resumed one keeps its own."""
+    """Start, continue or leave the run in `run_dir` so that it has trained `minutes` in all (or, with
+    `until_landing` in its config, until it landed); `config` (its `minutes` replaced) starts a new run, a
+    resumed one keeps its own."""
     from trainer_service.rl.trainer import Trainer
 
     done = trained_seconds(run_dir)
@@ -32,7 +33,8 @@ def train_for(clip: Path, run_dir: Path, minutes: float, config: TrainConfig) ->
     seconds, samples = done
     trainer = Trainer(None, run_dir, resume=True, show_bar=False)
     left = minutes * 60 - seconds
-    if left <= FINISHED_SLACK_SECONDS or samples >= trainer.config.total_samples:
+    landed = trainer.config.until_landing and stages.first_landing(stages.read_index(run_dir)) is not None
+    if left <= FINISHED_SLACK_SECONDS or samples >= trainer.config.total_samples or landed:
         return
     trainer.config.minutes = left / 60
     trainer.run()

@@ -127,6 +127,9 @@ class TrainConfig:
     (`PPOConfig.anneal_lr`). 7M is about 2 h on 2 cores; the backflip lands from ~1.6M on"""
     minutes: float = 0.0
     """stop after this many minutes of wall-clock in this session; a resumed run gets them afresh (0 = no limit)"""
+    until_landing: bool = False
+    """also stop at the first kept stage whose check landed (a bench that asks only how long the first
+    landing takes; the rest of the budget would train on past it)"""
     checkpoint_seconds: float = 120.0
     """wall-clock between two resumable checkpoints (a stage always writes one too)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)

@@ -252,6 +252,8 @@ class Trainer:
         while s.samples < self.config.total_samples:
             if self.config.minutes and time.monotonic() - session_start >= self.config.minutes * 60:
                 break
+            if self.config.until_landing and stages.first_landing(s.stages) is not None:
+                break
             t0 = time.monotonic()
             if cfg.anneal_lr:
                 self.agent.set_learning_rate_fraction(max(0.0, 1.0 - s.samples / self.config.total_samples))
