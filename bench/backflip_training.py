@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from backflip_addon.core.errors import BackflipError  # noqa: E402
 from trainer_service.paths import default_clip  # noqa: E402
 from bench.support.budget import train_for  # noqa: E402
+from bench.support.results import emit  # noqa: E402
 from trainer_service.rl import progress, stages  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "backflip_training.jsonl"
@@ -141,8 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-append", action="store_true", help=f"do not append to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    results = None if args.no_append else RESULTS
     if args.report_only:
-        lines = [report(args.out)]
+        emit(report(args.out), results)
     else:
         try:
             seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -160,15 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             except BackflipError as exc:  # one broken seed must not cost the others their figures
                 line = {"bench": "backflip_training", "run": str(run_dir), "seed": seed, "error": str(exc),
                         "hint": exc.hint}
-            print(json.dumps(line), flush=True)
+            emit(line, results)  # as measured: a later seed that crashes or is stopped keeps this one
             lines.append(line)
         totals = summary([line for line in lines if "error" not in line], args.minutes)
         totals["failed_seeds"] = [line["seed"] for line in lines if "error" in line]
-        lines.append(totals)
-    print(json.dumps(lines[-1]), flush=True)
-    if not args.no_append:
-        with open(RESULTS, "a", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(line) + "\n" for line in lines)
+        emit(totals, results)
     return 0
 
 

@@ -42,7 +42,7 @@ RESULTS = ROOT / "bench" / "results" / "degraded_references.jsonl"
 TARGET_MINUTES = 60
 
 
-def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict, until_landing: bool) -> None:
+def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict, until_landing: bool = False) -> None:
     """Train `run_dir` until it has trained `minutes` in all (a new run, or the rest of an interrupted one),
     or with `until_landing` until its first landing."""
     from backflip_addon.core.config import from_dict

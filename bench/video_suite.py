@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from backflip_addon.core.clip import load_clip  # noqa: E402
 from backflip_addon.core.files import write_atomic  # noqa: E402
+from bench.support.results import emit  # noqa: E402
 
 MOTIONS = ("backflip", "cartwheel", "crawl", "dance_a", "dance_b", "getup_facedown", "getup_faceup", "jump", "kick",
            "punch", "roll", "run", "spin", "spinkick", "walk")
@@ -215,14 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     for case, video in todo:
         line = case_line(case, video, evaluate(video))
         lines.append(line)
-        print(json.dumps(line), flush=True)
+        emit(line, args.out)  # as measured: a later case that crashes or is stopped keeps this one
     done = {c.name for c, _ in todo}
     resolution = f"{args.width}x{args.height}"
-    out = [*lines, summary(lines, resolution, [c.name for c in everything if c.name not in done])]
-    print(json.dumps(out[-1]))
-    if args.out is not None:
-        with open(args.out, "a") as f:
-            f.writelines(json.dumps(x) + "\n" for x in out)
+    emit(summary(lines, resolution, [c.name for c in everything if c.name not in done]), args.out)
     if args.merge is not None:
         print(json.dumps(merge_results(args.merge, lines, resolution, everything)))
     return 0

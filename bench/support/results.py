@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 
-def emit(line: dict, results: Path) -> None:
-    """Print `line` as JSON and append it to `results`."""
+def emit(line: dict, results: Path | None) -> None:
+    """Print `line` as JSON and append it to `results` (None: print only)."""
     text = json.dumps(line)
     print(text, flush=True)
+    if results is None:
+        return
     results.parent.mkdir(parents=True, exist_ok=True)
     with results.open("a", encoding="utf-8") as handle:
         handle.write(text + "\n")

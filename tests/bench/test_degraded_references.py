@@ -19,9 +19,35 @@ def test_a_case_trains_reports_and_is_not_trained_twice(backflip, tmp_path: Path
     assert spent is not None and spent[0] > 0.0 and spent[1] > 0
     line = bench.report("time_warp", clip, run)
     assert line["samples"] > 0 and line["pose_termination_frame"] == "root" and line["reference_prepass"] == "extracted"
+    assert line["until_landing"] is False
     assert line["stage_labels"] and line["best_normalised_return"] is not None
     bench.train_case(clip, run, minutes=0.15, sim_overrides={})
     assert trained_seconds(run) == spent  # the case had its minutes: reported, not trained again
+
+
+def test_a_run_stopped_at_its_landing_is_not_trained_on(motions_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from backflip_addon.core.clip import MotionClip, load_clip
+    from bench.support.budget import train_for
+    from trainer_service.rl.config import PPOConfig, StageConfig, TrainConfig
+
+    walk = load_clip(motions_dir / "humanoid3d_walk.txt")
+    stand = tmp_path / "stand.txt"  # standing still: the untrained policy's first check already "stays up"
+    save_deepmimic(MotionClip(np.repeat(walk.frames[:1], 40, axis=0), loop="none", name="stand"), stand)
+    config = TrainConfig(until_landing=True, hold_seconds=0.5,
+                         ppo=PPOConfig(num_envs=2, num_steps=64, hidden_sizes=(64, 32), minibatch_size=64),
+                         stages=StageConfig(perturbed_rollouts=0, extra_seconds=1.0, preview_frames=4))
+    run = tmp_path / "run"
+    train_for(stand, run, 5.0, config)
+    spent = trained_seconds(run)
+    line = bench.report("stand", stand, run)
+    assert line["until_landing"] is True and line["first_landing"] == {"stage": 0, "samples": 0, "minutes": 0.0}
+    assert spent is not None and spent[1] <= 128  # stopped at the landing, not after its 5 minutes
+    kept = (run / "stages.json").read_text()
+    train_for(stand, run, 5.0, config)
+    # It landed: reported, not resumed for the rest of its minutes (a resumed run would check and keep a stage).
+    assert trained_seconds(run) == spent and (run / "stages.json").read_text() == kept
 
 
 def test_step0_measures_each_prepass_and_termination_frame(tmp_path: Path, backflip) -> None:
