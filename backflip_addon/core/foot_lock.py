@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def contact_runs(contact: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) frame of each run of True in `contact` (F,)."""
-    padded = np.concatenate([[False], np.asarray(contact, dtype=bool), [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b) - 1) for a, b in zip(edges[0::2], edges[1::2])]
+from .runs import true_runs
 
 
 def lock_offsets(feet: np.ndarray, contact: np.ndarray) -> np.ndarray:
@@ -23,9 +18,9 @@ def lock_offsets(feet: np.ndarray, contact: np.ndarray) -> np.ndarray:
     slide = np.zeros((count, 3))
     weight = np.zeros(count)
     for k in range(feet.shape[1]):
-        for first, last in contact_runs(contact[:, k]):
-            slide[first : last + 1] += feet[first, k] - feet[first : last + 1, k]
-            weight[first : last + 1] += 1.0
+        for start, end in true_runs(contact[:, k]):
+            slide[start:end] += feet[start, k] - feet[start:end, k]
+            weight[start:end] += 1.0
     planted = weight > 0
     if not planted.any():
         return np.zeros((count, 3))

@@ -17,7 +17,8 @@ import numpy as np
 from . import axes
 from . import rotations as rot
 from .errors import InvalidInputError
-from .foot_lock import contact_runs, lock_offsets
+from .foot_lock import lock_offsets
+from .runs import true_runs
 from .kinematics import forward_kinematics
 from .posing import rest_heads_blender
 from .skeleton import FEET, Skeleton, humanoid3d
@@ -231,10 +232,10 @@ def _pin_leg(target: TargetRest, goals: dict[int, np.ndarray], heads: np.ndarray
     thigh, shin, foot = leg
     if min(leg) < 0:
         return
-    for first, last in contact_runs(planted):
-        frames = np.arange(first, last + 1)
+    for start, end in true_runs(planted):
+        frames = np.arange(start, end)
         hip, knee, ankle = heads[frames, thigh], heads[frames, shin], heads[frames, foot]
-        want = np.broadcast_to(heads[first, foot], ankle.shape)
+        want = np.broadcast_to(heads[start, foot], ankle.shape)
         upper = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
         lower = np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
         reach = want - hip

@@ -138,10 +138,10 @@ def _slide_mm(armature, bone: str, runs: list[tuple[int, int]]) -> float:
     import bpy
 
     worst = 0.0
-    for first, last in runs:
-        bpy.context.scene.frame_set(first + 1)
+    for start, end in runs:
+        bpy.context.scene.frame_set(start + 1)
         anchor = np.array(armature.matrix_world @ armature.pose.bones[bone].head)
-        for frame in range(first + 1, last + 1):
+        for frame in range(start + 1, end):
             bpy.context.scene.frame_set(frame + 1)
             worst = max(worst, float(np.linalg.norm(np.array(armature.matrix_world @ armature.pose.bones[bone].head) - anchor)))
     return worst * 1000
@@ -184,7 +184,7 @@ def test_foot_lock_plants_feet_during_contact_and_frees_them_in_flight(empty_sce
     import bpy
 
     from backflip_addon.blender.retarget import feet_in_contact
-    from backflip_addon.core.foot_lock import contact_runs
+    from backflip_addon.core.runs import true_runs
 
     clip = load_clip(backflip_clip_path).resample(30)
     contacts = _ground_contacts(clip)
@@ -195,7 +195,7 @@ def test_foot_lock_plants_feet_during_contact_and_frees_them_in_flight(empty_sce
     for lock in (False, True):
         target, key = _character(kind, f"{kind} lock={lock}")
         key(clip, contacts=contacts if lock else None)
-        slides[lock] = max(_slide_mm(target, foot, contact_runs(planted[:, k])) for k, foot in enumerate((right, left)))
+        slides[lock] = max(_slide_mm(target, foot, true_runs(planted[:, k])) for k, foot in enumerate((right, left)))
         if lock:
             # In flight the feet still leave the ground with the flip.
             bpy.context.scene.frame_set(30)

@@ -8,7 +8,8 @@ import pytest
 
 from backflip_addon.core.clip import MotionClip, load_clip
 from trainer_service.paths import pybullet_data_dir
-from trainer_service.sim.physical import GRAVITY, detect_phases, flight_gravity, make_physical
+from backflip_addon.core.runs import flight_gravity
+from trainer_service.sim.physical import GRAVITY, detect_phases, make_physical
 
 MOTIONS = pybullet_data_dir() / "data" / "motions"
 
@@ -60,5 +61,6 @@ def test_flight_gravity_reads_a_parabola() -> None:
     height = 1.0 + 2.0 * t - 0.5 * 7.0 * t * t
     air = np.zeros(30, dtype=bool)
     air[5:20] = True
-    assert flight_gravity(height, air, 30.0) == pytest.approx(7.0)
-    assert np.isnan(flight_gravity(height, np.zeros(30, dtype=bool), 30.0))
+    assert flight_gravity(height, air, 30.0, min_frames=4) == pytest.approx(7.0)
+    assert np.isnan(flight_gravity(height, np.zeros(30, dtype=bool), 30.0, min_frames=4))
+    assert np.isnan(flight_gravity(height, air, 30.0, min_frames=16))  # 15 frames of flight: too short

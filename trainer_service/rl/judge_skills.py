@@ -17,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from backflip_addon.core.kinematics import forward_kinematics, lowest_points
+from backflip_addon.core.runs import longest_run
 from backflip_addon.core.skeleton import FEET, ROOT_POS, humanoid3d
 
 from .judge import CONTACT_LABELS, HOLD_SECONDS, ROTATION_SHARE, Judgement, Contacts, rotation_about
-from .skill import Skill, longest_run
+from .skill import Skill
 
 STAND_SHARE = 0.75
 """standing = only the feet touch and the neck is at least this share of the reference's standing height"""

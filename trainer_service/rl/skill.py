@@ -28,6 +28,7 @@ from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.config import check_types, from_dict
 from backflip_addon.core.errors import InvalidInputError
 from backflip_addon.core.kinematics import forward_kinematics, lowest_points
+from backflip_addon.core.runs import longest_run
 from backflip_addon.core.skeleton import FEET, ROOT_POS, ROOT_ROT, humanoid3d
 
 SKILL_KEY = "Skill"
@@ -104,15 +105,6 @@ def axis_degrees(frames: np.ndarray) -> np.ndarray:
     axes = np.stack([np.cross(forward0, up), forward0, up], axis=1)
     steps = rot.to_rotvec(rot.multiply(q[1:], rot.conjugate(q[:-1]))) @ axes
     return np.degrees(np.concatenate([np.zeros((1, 3)), np.cumsum(steps, axis=0)]))
-
-
-def longest_run(mask: np.ndarray) -> int:
-    """Length of the longest run of True in `mask`."""
-    best = run = 0
-    for value in mask:
-        run = run + 1 if value else 0
-        best = max(best, run)
-    return best
 
 
 def skill_of(frames: np.ndarray, fps: float, motion_s: float = 0.0) -> Skill:

@@ -28,10 +28,13 @@ import numpy as np
 
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.kinematics import forward_kinematics, lowest_points, shape_centers
+from backflip_addon.core.runs import flight_gravity, true_runs
 from backflip_addon.core.skeleton import ROOT_POS, humanoid3d
 
 GRAVITY = 9.81
 """m/s^2, as in the simulator's world."""
+GRAVITY_FIT_FRAMES = 4
+"""the gravity check reads a flight of at least this many frames (nan otherwise)"""
 
 _SKELETON = humanoid3d()
 _MASS_FRACTION = np.array([b.mass for b in _SKELETON.bodies]) / sum(b.mass for b in _SKELETON.bodies)
@@ -90,16 +93,10 @@ def detect_phases(frames: np.ndarray, fps: float, config: PrepassConfig = Prepas
     lowest = lowest - ground
     support = lowest.min(axis=1) < config.support_height
     flight = np.zeros(len(frames), dtype=bool)
-    for lo, hi in _runs(~support):
+    for lo, hi in true_runs(~support):
         if (hi - lo) / fps >= config.min_flight_s:
             flight[lo:hi] = True
     return ClipPhases(lowest, ground, support, flight)
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of each run of True."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
 def make_physical(clip: MotionClip, config: PrepassConfig = PrepassConfig()) -> tuple[MotionClip, PrepassReport]:
@@ -118,10 +115,10 @@ def make_physical(clip: MotionClip, config: PrepassConfig = PrepassConfig()) -> 
     after = detect_phases(frames, fps, config)
     moved = np.linalg.norm(new_root - root, axis=1)
     report = PrepassReport(
-        gravity_before=flight_gravity(com[:, 1], phases.flight, fps),
-        gravity_after=flight_gravity(_centre_of_mass(frames)[:, 1], after.flight, fps),
+        gravity_before=flight_gravity(com[:, 1], phases.flight, fps, GRAVITY_FIT_FRAMES),
+        gravity_after=flight_gravity(_centre_of_mass(frames)[:, 1], after.flight, fps, GRAVITY_FIT_FRAMES),
         rise_before=float(root[:, 1].max() - root[0, 1]), rise_after=float(new_root[:, 1].max() - new_root[0, 1]),
-        flight_seconds=max([(hi - lo) / fps for lo, hi in _runs(phases.flight)], default=0.0),
+        flight_seconds=max([(hi - lo) / fps for lo, hi in true_runs(phases.flight)], default=0.0),
         root_change_max=float(moved.max()), root_change_mean=float(moved.mean()),
     )
     return out, report
@@ -143,7 +140,7 @@ def _vertical_offsets(phases: ClipPhases, com_y: np.ndarray, fps: float, gravity
         offset = np.interp(np.arange(count), np.flatnonzero(known), offset[known])
     else:
         offset = np.zeros(count)
-    for lo, hi in _runs(phases.flight):
+    for lo, hi in true_runs(phases.flight):
         offset[lo:hi] = _ballistic(com_y + offset, lo, hi, fps, gravity) - com_y[lo:hi]
     # An arc never pushes a body through the floor (a flight that starts or ends low).
     return np.maximum(offset, -lowest)
@@ -174,19 +171,10 @@ def _horizontal_path(root: np.ndarray, flight: np.ndarray, com: np.ndarray) -> n
     the centre of mass moves by the flight's mean velocity each frame; any other step is kept."""
     step = np.diff(root, axis=0)
     offset = com - root
-    for lo, hi in _runs(flight):
+    for lo, hi in true_runs(flight):
         a, b = max(lo - 1, 0), min(hi, len(root) - 1)
         velocity = (com[b] - com[a]) / max(b - a, 1)
         step[a:b] = velocity - np.diff(offset[a : b + 1], axis=0)
     return root[0] + np.concatenate([np.zeros((1, 2)), np.cumsum(step, axis=0)])
 
 
-def flight_gravity(height: np.ndarray, flight: np.ndarray, fps: float, min_frames: int = 4) -> float:
-    """m/s^2 read from a parabola fitted to `height` over the longest flight run (nan if none is long enough)."""
-    runs = _runs(flight)
-    if not runs:
-        return float("nan")
-    lo, hi = max(runs, key=lambda r: r[1] - r[0])
-    if hi - lo < min_frames:
-        return float("nan")
-    return float(-2.0 * np.polyfit(np.arange(lo, hi) / fps, height[lo:hi], 2)[0])

@@ -24,6 +24,7 @@ import numpy as np
 
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.kinematics import forward_kinematics, shape_centers
+from backflip_addon.core.runs import flight_gravity, true_runs
 from backflip_addon.core.skeleton import (BALL_JOINTS, FRAME_WIDTH, HINGE_JOINTS, QUAT_COLUMNS, ROOT_POS, ROOT_ROT,
                                           humanoid3d, joint, set_joints, split_joints)
 
@@ -738,7 +739,8 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground, level)
     camera = CameraEstimate(math.degrees(tilt), -ground, cfg.hfov_deg, upright_count, cfg.level_by_tilt)
     soles = site_positions(frames)[:, SOLE_SITES, 1]
-    gravity = flight_gravity(centre_of_mass(frames)[:, 1], soles.min(axis=1) > cfg.flight_clearance, fps)
+    # A cross-check of the metric scale taken from bone lengths (the mocap itself reads 8.9).
+    gravity = flight_gravity(centre_of_mass(frames)[:, 1], soles.min(axis=1) > cfg.flight_clearance, fps, min_frames=6)
     logger.info("fit: scale %.3f, focal %.0f px, camera tilt %.1f deg at %.2f m, contact frames R %d L %d, "
                 "gravity check %.1f m/s^2", scale, focal, camera.tilt_deg, camera.height_m, int(contact[:, 0].sum()),
                 int(contact[:, 1].sum()), gravity)
@@ -793,16 +795,10 @@ def detect_contacts(sites: np.ndarray, fps: float, cfg: FitConfig, up: np.ndarra
 def standing_still(contact: np.ndarray, upright: np.ndarray, min_frames: int) -> np.ndarray:
     """(N,) bool: frames in a stretch of at least `min_frames` with both feet in contact (`contact` (N, 2))
     and the torso `upright` (N,) bool."""
-    both = contact.all(axis=1) & upright
-    out = np.zeros(len(both), dtype=bool)
-    start = None
-    for i, on in enumerate(np.append(both, False)):
-        if on and start is None:
-            start = i
-        elif not on and start is not None:
-            if i - start >= min_frames:
-                out[start:i] = True
-            start = None
+    out = np.zeros(len(upright), dtype=bool)
+    for start, end in true_runs(contact.all(axis=1) & upright):
+        if end - start >= min_frames:
+            out[start:end] = True
     return out
 
 
@@ -834,21 +830,3 @@ def centre_of_mass(frames: np.ndarray) -> np.ndarray:
     return np.einsum("nbk,b->nk", shape_centers(pos, quat), masses / masses.sum())
 
 
-def flight_gravity(height: np.ndarray, air: np.ndarray, fps: float, min_frames: int = 6) -> float:
-    """Gravity (m/s^2) from a parabola through the centre-of-mass height over the longest airborne stretch.
-
-    A cross-check of the metric scale taken from bone lengths (the mocap itself gives 8.9)."""
-    best, start = (0, 0), None
-    for i, a in enumerate(np.append(air, False)):
-        if a and start is None:
-            start = i
-        elif not a and start is not None:
-            if i - start > best[1] - best[0]:
-                best = (start, i)
-            start = None
-    lo, hi = best
-    if hi - lo < min_frames:
-        return float("nan")
-    t = np.arange(lo, hi) / fps
-    a = np.polyfit(t, height[lo:hi], 2)[0]
-    return float(-2.0 * a)
