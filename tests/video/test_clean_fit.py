@@ -183,8 +183,16 @@ def test_landmark_names_are_mediapipes():
 def test_foot_sites_are_each_foots_ankle_heel_and_toe():
     bodies = [[fit.SITES[i][1] for i in foot] for foot in fit.FOOT_SITES]
     assert bodies == [["right_ankle"] * 3, ["left_ankle"] * 3]
-    assert {fit.SITES[i][0].name for i in fit.SOLE_SITES} == {"LEFT_HEEL", "RIGHT_HEEL", "LEFT_FOOT_INDEX",
-                                                                "RIGHT_FOOT_INDEX"}
+
+
+@pytest.mark.parametrize("motion, flies", [("backflip", True), ("jump", True), ("crawl", False),
+                                           ("cartwheel", False), ("getup_faceup", False), ("walk", False)])
+def test_only_a_body_off_the_ground_is_in_flight(motions_dir, motion, flies):
+    from backflip_addon.core.clip import load_clip
+
+    frames = load_clip(motions_dir / f"humanoid3d_{motion}.txt").frames
+    # A crawl's, a cartwheel's and a get-up's feet leave the ground while hands or knees stay down.
+    assert fit.airborne(frames, fit.FitConfig().flight_clearance).any() == flies
 
 
 def _t(values):

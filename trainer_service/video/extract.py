@@ -135,11 +135,14 @@ sideways video 0.34, slow motion or a wrong frame rate about 9.81 times the squa
 
 
 def gravity_warnings(gravity: float, video: Video) -> list[str]:
-    """A warning (logged and returned) when the fitted flight does not fall at about 9.81 m/s^2."""
-    if gravity == gravity and abs(gravity - GRAVITY) <= GRAVITY_TOLERANCE * GRAVITY:
+    """A warning (logged and returned) when the fitted flight does not fall at about 9.81 m/s^2; none when
+    the body never leaves the ground (a walk, a crawl: nothing to check, and nothing wrong)."""
+    if gravity != gravity:
+        logger.info("gravity check: no flight phase to read")
         return []
-    reading = "could not be measured (no flight phase found)" if gravity != gravity else f"reads {gravity:.2f} m/s^2"
-    message = (f"the gravity check {reading}, expected about {GRAVITY}: the clip is probably wrong. Is the video "
+    if abs(gravity - GRAVITY) <= GRAVITY_TOLERANCE * GRAVITY:
+        return []
+    message = (f"the gravity check reads {gravity:.2f} m/s^2, expected about {GRAVITY}: the clip is probably wrong. Is the video "
                f"sideways or upside down (it was turned {video.rotation} deg by its metadata), in slow motion, or "
                f"not at its real frame rate ({video.fps:.2f} fps)?")
     logger.warning(message)
