@@ -40,6 +40,11 @@ class BACKFLIP_PG_training(bpy.types.PropertyGroup):
     samples: bpy.props.FloatProperty(
         name="Samples (M)", description="Training samples (millions)", default=2.0, min=0.01, soft_max=100.0
     )
+    until_landing: bpy.props.BoolProperty(
+        name="Stop at First Landing",
+        description="End the training at its first stage whose check lands; the budget stays the upper limit",
+        default=False,
+    )
     job_id: bpy.props.StringProperty(name="Training", default="", description="The trainer service's id of the training")
     state: bpy.props.StringProperty(name="State", default="")
     progress: bpy.props.FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")

@@ -138,13 +138,16 @@ def submit_extract(video: str, start: float | None, end: float | None) -> tuple[
         return reference.id, reference.job.id if reference.job else ""
 
 
-def submit_training(reference_id: str | None, clip: str | None, minutes: float | None, samples: float | None) -> str:
-    """Start a training on a service reference, else on a local clip (uploaded), else on the default backflip."""
+def submit_training(reference_id: str | None, clip: str | None, minutes: float | None, samples: float | None,
+                    until_landing: bool = False) -> str:
+    """Start a training on a service reference, else on a local clip (uploaded), else on the default backflip;
+    `until_landing` ends it at its first landing (TrainConfig.until_landing)."""
     with _answering():
         service = client()
         if not reference_id and clip:
             reference_id = service.create_reference(protocol.ReferenceRequest(clip=service.upload(clip).path, name=Path(clip).stem)).id
-        request = protocol.TrainingRequest(reference=reference_id or None, minutes=minutes, samples=samples)
+        request = protocol.TrainingRequest(reference=reference_id or None, minutes=minutes, samples=samples,
+                                           config={"until_landing": True} if until_landing else {})
         return service.create_training(request).id
 
 

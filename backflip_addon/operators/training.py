@@ -33,7 +33,8 @@ class BACKFLIP_OT_train_start(bpy.types.Operator):
             minutes = training.minutes if training.budget == "MINUTES" else None
             samples = training.samples * 1e6 if training.budget == "SAMPLES" else None
             clip = bpy.path.abspath(scene.reference.clip_path) if scene.reference.clip_path else None
-            training_id = service_link.submit_training(scene.reference.reference_id, clip, minutes, samples)
+            training_id = service_link.submit_training(scene.reference.reference_id, clip, minutes, samples,
+                                                       training.until_landing)
             training.job_id, training.state, training.progress, training.message = training_id, "queued", 0.0, "Queued"
             on = "the reference" if scene.reference.reference_id or clip else "the default backflip"
             return f"Training {training_id} started on {on}"

@@ -71,6 +71,7 @@ class BACKFLIP_PT_training(_Step, bpy.types.Panel):
         layout = self.layout
         layout.row().prop(training, "budget", expand=True)
         layout.prop(training, "minutes" if training.budget == "MINUTES" else "samples")
+        layout.prop(training, "until_landing")
         layout.operator("backflip.train_start", icon="PLAY")
         row = layout.row(align=True)
         row.operator("backflip.train_pause", icon="PAUSE")

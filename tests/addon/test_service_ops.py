@@ -64,9 +64,11 @@ def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path, m
     assert f"label: Trainer service: Running on port {info['port']} [LINKED]" in draw_panel(panels.BACKFLIP_PT_main, bpy.context)
 
     training = empty_scene.backflip.training
-    training.budget, training.samples = "SAMPLES", 0.01
+    training.budget, training.samples, training.until_landing = "SAMPLES", 0.01, True
     assert bpy.ops.backflip.train_start() == {"FINISHED"}
     assert training.job_id and training.state == "queued"
+    folder = Path(service_link.client().training(training.job_id).job.folder)
+    assert json.loads((folder / "config.json").read_text()) == {"until_landing": True}
     polling.poll_scene(bpy.context)
     assert training.state == "queued"  # the service runs no training here (BACKFLIP_MAX_TRAININGS=0)
     with pytest.raises(RuntimeError, match="No training that is running"):
