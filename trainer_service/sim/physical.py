@@ -6,7 +6,8 @@ and slides while a foot stands. The simulator imitates the root too, so such a c
 policy for what physics cannot follow. This pass changes the root position only:
 
 - phases from the clip itself: a body touches the ground when its lowest point is within
-  `support_height` of it; flight = no body touching, for at least `min_flight_s`;
+  `support_height` of it; flight = no body touching, for at least `min_flight_s`, between two frames that
+  touch (a clip starts and ends on the ground: a gap at its edge counts as touching);
 - while something touches, the lowest point of the body sits exactly on the ground (y = 0), which
   also makes the root height agree with the skeleton's leg length;
 - in flight the centre of mass follows a ballistic arc under `gravity` between the take-off and
@@ -60,7 +61,7 @@ class ClipPhases:
 
     lowest: np.ndarray  # (F, B) m, lowest point of each body above the clip's ground
     ground: float  # m, height of the clip's ground (the simulator's is y = 0)
-    support: np.ndarray  # (F,) bool, some body touches the ground
+    support: np.ndarray  # (F,) bool, some body touches the ground (or should: see detect_phases)
     flight: np.ndarray  # (F,) bool, nothing touches, inside a gap of at least min_flight_s
 
 
@@ -94,7 +95,12 @@ def detect_phases(frames: np.ndarray, fps: float, config: PrepassConfig = Prepas
     support = lowest.min(axis=1) < config.support_height
     flight = np.zeros(len(frames), dtype=bool)
     for lo, hi in true_runs(~support):
-        if (hi - lo) / fps >= config.min_flight_s:
+        if lo == 0 or hi == len(frames):
+            # A clip starts and ends on the ground: a gap at its edge is a ground the clip got wrong, not a
+            # flight (the mocap backflip's root path scaled 1.5x lifted its first and last 0.4 s of standing
+            # 0.1 m off its floor, and the arcs made of them floated the reference the policy imitates).
+            support[lo:hi] = True
+        elif (hi - lo) / fps >= config.min_flight_s:
             flight[lo:hi] = True
     return ClipPhases(lowest, ground, support, flight)
 
@@ -148,22 +154,12 @@ def _vertical_offsets(phases: ClipPhases, com_y: np.ndarray, fps: float, gravity
 
 def _ballistic(com_y: np.ndarray, lo: int, hi: int, fps: float, gravity: float) -> np.ndarray:
     """Centre-of-mass heights over flight frames [lo, hi) on a parabola under `gravity` through the
-    supported frames on either side; a flight at the clip's edge keeps its one end and the least-squares
-    best initial velocity."""
-    t = (np.arange(lo - 1, hi + 1)) / fps
-    before, after = lo - 1 >= 0, hi < len(com_y)
-    if before and after:
-        t0, t1, y0, y1 = t[0], t[-1], com_y[lo - 1], com_y[hi]
-        v0 = (y1 - y0) / (t1 - t0) + 0.5 * gravity * (t1 - t0)
-        tt = t[1:-1] - t0
-        return y0 + v0 * tt - 0.5 * gravity * tt * tt
-    anchor = lo - 1 if before else hi
-    if not (before or after):
-        anchor = lo
-    tt = np.arange(lo, hi) / fps - anchor / fps
-    free = com_y[lo:hi] - com_y[anchor] + 0.5 * gravity * tt * tt
-    v0 = float(free @ tt / max(tt @ tt, 1e-12))
-    return com_y[anchor] + v0 * tt - 0.5 * gravity * tt * tt
+    supported frames on either side (a flight never touches the clip's edge, see detect_phases)."""
+    t0, t1 = (lo - 1) / fps, hi / fps
+    y0, y1 = com_y[lo - 1], com_y[hi]
+    v0 = (y1 - y0) / (t1 - t0) + 0.5 * gravity * (t1 - t0)
+    tt = np.arange(lo, hi) / fps - t0
+    return y0 + v0 * tt - 0.5 * gravity * tt * tt
 
 
 def _horizontal_path(root: np.ndarray, flight: np.ndarray, com: np.ndarray) -> np.ndarray:
