@@ -31,6 +31,18 @@ def backflip_clip_path(motions_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def standing_clip_path(motions_dir: Path, tmp_path_factory) -> Path:
+    """40 frames standing still in the walk's first pose: a "balance" clip whose untrained policy's first
+    check already lands ("stays up")."""
+    from backflip_addon.core.clip import MotionClip, load_clip, save_deepmimic
+
+    walk = load_clip(motions_dir / "humanoid3d_walk.txt")
+    path = tmp_path_factory.mktemp("clips") / "stand.txt"
+    save_deepmimic(MotionClip(np.repeat(walk.frames[:1], 40, axis=0), loop="none", name="stand"), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def addon():
     import backflip_addon
 

@@ -25,4 +25,9 @@ def flight_gravity(height: np.ndarray, flight: np.ndarray, fps: float, min_frame
     lo, hi = max(runs, key=lambda run: run[1] - run[0])
     if hi - lo < min_frames:
         return float("nan")
-    return float(-2.0 * np.polyfit(np.arange(lo, hi) / fps, height[lo:hi], 2)[0])
+    return parabola_gravity(height[lo:hi], fps)
+
+
+def parabola_gravity(height: np.ndarray, fps: float) -> float:
+    """m/s^2 at which `height` (at least 3 frames) curves down: minus twice a fitted parabola's t^2 term."""
+    return float(-2.0 * np.polyfit(np.arange(len(height)) / fps, height, 2)[0])

@@ -25,16 +25,11 @@ def test_a_case_trains_reports_and_is_not_trained_twice(backflip, tmp_path: Path
     assert trained_seconds(run) == spent  # the case had its minutes: reported, not trained again
 
 
-def test_a_run_stopped_at_its_landing_is_not_trained_on(motions_dir: Path, tmp_path: Path) -> None:
-    import numpy as np
-
-    from backflip_addon.core.clip import MotionClip, load_clip
+def test_a_run_stopped_at_its_landing_is_not_trained_on(standing_clip_path: Path, tmp_path: Path) -> None:
     from bench.support.budget import train_for
     from trainer_service.rl.config import PPOConfig, StageConfig, TrainConfig
 
-    walk = load_clip(motions_dir / "humanoid3d_walk.txt")
-    stand = tmp_path / "stand.txt"  # standing still: the untrained policy's first check already "stays up"
-    save_deepmimic(MotionClip(np.repeat(walk.frames[:1], 40, axis=0), loop="none", name="stand"), stand)
+    stand = standing_clip_path
     config = TrainConfig(until_landing=True, hold_seconds=0.5,
                          ppo=PPOConfig(num_envs=2, num_steps=64, hidden_sizes=(64, 32), minibatch_size=64),
                          stages=StageConfig(perturbed_rollouts=0, extra_seconds=1.0, preview_frames=4))

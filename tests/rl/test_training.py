@@ -260,18 +260,10 @@ def test_resume_of_a_checkpoint_from_before_the_hold_milestone_reads_it_off_the_
     assert resume_old_checkpoint(held_stage=True).first_hold is True
 
 
-def test_until_landing_stops_at_the_first_stage_whose_check_landed(tmp_path, motions_dir):
-    import numpy as np
-
-    from backflip_addon.core.clip import MotionClip, load_clip, save_deepmimic
-
-    walk = load_clip(motions_dir / "humanoid3d_walk.txt")
-    frames = np.repeat(walk.frames[:1], 40, axis=0)  # standing in the walk's first pose: a "balance" clip
-    stand = tmp_path / "stand.txt"
-    save_deepmimic(MotionClip(frames, loop="none", name="stand"), stand)
+def test_until_landing_stops_at_the_first_stage_whose_check_landed(tmp_path, standing_clip_path):
     config = tiny_config()
     config.total_samples, config.until_landing = 4096, True
-    state = train(stand, tmp_path / "run", config, show_bar=False)
+    state = train(standing_clip_path, tmp_path / "run", config, show_bar=False)
     index = stages.read_index(tmp_path / "run")
     landed = stages.first_landing(index)
     assert landed is not None and landed.label == "stays up"

@@ -30,7 +30,7 @@ import numpy as np
 
 from backflip_addon.core.clip import MotionClip
 from backflip_addon.core.kinematics import forward_kinematics, lowest_points, shape_centers
-from backflip_addon.core.runs import flight_gravity, true_runs
+from backflip_addon.core.runs import flight_gravity, parabola_gravity, true_runs
 from backflip_addon.core.skeleton import ROOT_POS, humanoid3d
 
 GRAVITY = 9.81
@@ -69,6 +69,7 @@ class ClipPhases:
     ground: float  # m, height of the clip's ground (the simulator's is y = 0)
     support: np.ndarray  # (F,) bool, some body touches the ground (or should: see detect_phases)
     flight: np.ndarray  # (F,) bool, nothing touches, inside a gap of at least min_flight_s
+    com: np.ndarray  # (F, 3) m, centre of mass (whether a gap falls like a flight)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def detect_phases(frames: np.ndarray, fps: float, config: PrepassConfig = Prepas
     ground = float(np.percentile(floor, config.ground_percentile))
     lowest = lowest - ground
     support = lowest.min(axis=1) < config.support_height
-    com_y = _centre_of_mass(frames)[:, 1]
+    com = _centre_of_mass(frames)
     flight = np.zeros(len(frames), dtype=bool)
     for lo, hi in true_runs(~support):
         if lo == 0 or hi == len(frames):
@@ -107,14 +108,15 @@ def detect_phases(frames: np.ndarray, fps: float, config: PrepassConfig = Prepas
             # flight (the mocap backflip's root path scaled 1.5x lifted its first and last 0.4 s of standing
             # 0.1 m off its floor, and the arcs made of them floated the reference the policy imitates).
             support[lo:hi] = True
-        elif (hi - lo) / fps >= config.min_flight_s and _falls(com_y[lo:hi], fps, config):
+        elif (hi - lo) / fps >= config.min_flight_s and _falls(com[lo:hi, 1], fps, config):
             flight[lo:hi] = True
-    return ClipPhases(lowest, ground, support, flight)
+    return ClipPhases(lowest, ground, support, flight, com)
 
 
 def _falls(height: np.ndarray, fps: float, config: PrepassConfig) -> bool:
-    """Whether `height` (m per frame) curves down like a free fall (see `PrepassConfig.flight_fall_share`)."""
-    return flight_gravity(height, np.ones(len(height), dtype=bool), fps, min_frames=3) >= config.flight_fall_share * config.gravity
+    """Whether `height` (m per frame) curves down like a free fall (see `PrepassConfig.flight_fall_share`);
+    under 3 frames nothing can be read, and it is not a flight."""
+    return len(height) >= 3 and parabola_gravity(height, fps) >= config.flight_fall_share * config.gravity
 
 
 def make_physical(clip: MotionClip, config: PrepassConfig = PrepassConfig()) -> tuple[MotionClip, PrepassReport]:
@@ -122,7 +124,7 @@ def make_physical(clip: MotionClip, config: PrepassConfig = PrepassConfig()) -> 
     frames = clip.frames.copy()
     fps = clip.fps
     phases = detect_phases(frames, fps, config)
-    com = _centre_of_mass(frames)
+    com = phases.com
     root = frames[:, ROOT_POS].copy()
     height = _vertical_offsets(phases, com[:, 1], fps, config.gravity)
     new_root = root.copy()
@@ -134,7 +136,7 @@ def make_physical(clip: MotionClip, config: PrepassConfig = PrepassConfig()) -> 
     moved = np.linalg.norm(new_root - root, axis=1)
     report = PrepassReport(
         gravity_before=flight_gravity(com[:, 1], phases.flight, fps, GRAVITY_FIT_FRAMES),
-        gravity_after=flight_gravity(_centre_of_mass(frames)[:, 1], after.flight, fps, GRAVITY_FIT_FRAMES),
+        gravity_after=flight_gravity(after.com[:, 1], after.flight, fps, GRAVITY_FIT_FRAMES),
         rise_before=float(root[:, 1].max() - root[0, 1]), rise_after=float(new_root[:, 1].max() - new_root[0, 1]),
         flight_seconds=max([(hi - lo) / fps for lo, hi in true_runs(phases.flight)], default=0.0),
         root_change_max=float(moved.max()), root_change_mean=float(moved.mean()),
