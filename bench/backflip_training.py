@@ -65,6 +65,7 @@ def report(run_dir: Path) -> dict:
         "run": str(run_dir),
         "seed": config["ppo"]["seed"],
         "recipe": {"anneal_lr": config["ppo"]["anneal_lr"], "total_samples": config["total_samples"],
+                   "learning_rate": config["ppo"]["learning_rate"],
                    "physics_hz": config["sim"]["physics_hz"], "rsi_adaptive": config["sim"].get("rsi_adaptive", 0.0),
                    "check_physics_hz": config["stages"].get("eval_physics_hz", config["sim"]["physics_hz"])},
         "machine": f"{os.cpu_count()} cores",
@@ -115,9 +116,9 @@ def summary(seeds: list[dict], minutes: float) -> dict:
 
 
 def train_seed(run_dir: Path, seed: int, minutes: float, physics_hz: int | None = None,
-               rsi_adaptive: float | None = None) -> None:
+               rsi_adaptive: float | None = None, learning_rate: float | None = None) -> None:
     """Start, continue or leave the seed's run so that it has trained `minutes` in all (a new run at
-    `physics_hz` and with `rsi_adaptive`, else the trainer's)."""
+    `physics_hz`, with `rsi_adaptive` and `learning_rate`, else the trainer's)."""
     from trainer_service.rl.config import TrainConfig
 
     config = TrainConfig()
@@ -126,6 +127,8 @@ def train_seed(run_dir: Path, seed: int, minutes: float, physics_hz: int | None 
         config.sim.physics_hz = physics_hz
     if rsi_adaptive is not None:
         config.sim.rsi_adaptive = rsi_adaptive
+    if learning_rate is not None:
+        config.ppo.learning_rate = learning_rate
     train_for(default_clip(), run_dir, minutes, config)
 
 
@@ -138,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="training physics rate of new runs (default: the trainer's, see rl/config.py)")
     parser.add_argument("--rsi-adaptive", type=float, default=None,
                         help="share of RSI starts drawn towards failing phases in new runs (sim/start_states.py)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="policy learning rate of new runs at their start (default: the trainer's)")
     parser.add_argument("--report-only", action="store_true", help="only report the existing run in --out")
     parser.add_argument("--no-append", action="store_true", help=f"do not append to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = args.out / f"seed_{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
             try:
-                train_seed(run_dir, seed, args.minutes, args.physics_hz, args.rsi_adaptive)
+                train_seed(run_dir, seed, args.minutes, args.physics_hz, args.rsi_adaptive, args.learning_rate)
                 line = report(run_dir)
             except BackflipError as exc:  # one broken seed must not cost the others their figures
                 line = {"bench": "backflip_training", "run": str(run_dir), "seed": seed, "error": str(exc),

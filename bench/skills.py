@@ -8,7 +8,8 @@ of the trainer's wall-clock; a folder that already holds a run is resumed until 
 (so an interrupted bench picks up where it stopped), and one that has had them is only reported.
 Prints one JSON line per clip (the last and best evaluated normalised return, the judge's label of the
 last and best kept stage, the first success, samples, samples/s, the skill the judge read from the clip)
-and a summary line, and appends them to bench/results/skills.jsonl.
+and a summary line, and appends them to bench/results/skills.jsonl. The summary's `met` reads each clip's
+last check within the target's 30 minutes, so a run resumed for longer does not meet it with later samples.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ CLIPS = ("walk", "run", "jump", "roll", "cartwheel", "spinkick", "getup_faceup")
 TARGET_CLIPS = ("walk", "run", "jump", "roll")
 """the issue's target: these reach a normalised return >= TARGET_RETURN and a sensible label in 30 min"""
 TARGET_RETURN = 0.7
+TARGET_MINUTES = 30.0
 RESULTS = ROOT / "bench" / "results" / "skills.jsonl"
 
 
@@ -56,6 +58,7 @@ def report(name: str, run_dir: Path, minutes: float) -> dict:
     best_stage = max(index, key=lambda s: s.normalised_return, default=None)
     success = stages.first_landing(index)
     best_eval = max(evals, key=lambda r: r["eval/normalised_return"], default=None)
+    in_budget = [r for r in evals if r["wall_seconds"] <= TARGET_MINUTES * 60]
     loads = sorted(r["machine/load_1min"] for r in train_records if "machine/load_1min" in r)
     return {
         "bench": "skills", "clip": name, "skill": skill_of_clip(load_clip(clip_path(name))).kind,
@@ -63,6 +66,9 @@ def report(name: str, run_dir: Path, minutes: float) -> dict:
         "samples": last["samples"], "samples_per_second": round(last["samples"] / max(last["wall_seconds"], 1e-9), 1),
         "normalised_return": None if not evals else round(evals[-1]["eval/normalised_return"], 3),
         "label": None if not evals else evals[-1]["eval/label"],
+        # what the target reads: a run resumed past the target's minutes must not meet it with later samples
+        "normalised_return_at_target_minutes": None if not in_budget
+        else round(in_budget[-1]["eval/normalised_return"], 3),
         "best_normalised_return": None if best_eval is None else round(best_eval["eval/normalised_return"], 3),
         "best_label": None if best_eval is None else best_eval["eval/label"],
         "last_stage": None if not index else {"index": index[-1].index, "label": index[-1].label,
@@ -79,13 +85,14 @@ def report(name: str, run_dir: Path, minutes: float) -> dict:
 
 
 def summary(lines: list[dict], minutes: float) -> dict:
-    met = {line["clip"]: line["normalised_return"] is not None and line["normalised_return"] >= TARGET_RETURN
+    met = {line["clip"]: (line["normalised_return_at_target_minutes"] or 0.0) >= TARGET_RETURN
            for line in lines if line["clip"] in TARGET_CLIPS}
     return {
         "bench": "skills_summary", "minutes_each": minutes, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "clips": {line["clip"]: [line["normalised_return"], line["label"]] for line in lines},
         "successes": sum(line["first_success"] is not None for line in lines),
-        "target": {"clips": list(TARGET_CLIPS), "normalised_return": TARGET_RETURN, "minutes": 30, "met": met},
+        "target": {"clips": list(TARGET_CLIPS), "normalised_return": TARGET_RETURN, "minutes": TARGET_MINUTES,
+                   "met": met},
     }
 
 

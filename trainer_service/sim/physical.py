@@ -79,6 +79,7 @@ class PrepassReport:
     gravity_before: float
     """m/s^2 of a parabola fitted to the centre-of-mass height over the longest flight (nan: no flight)."""
     gravity_after: float
+    """m/s^2 over the same flight after the pass (9.81 where one was made ballistic)."""
     rise_before: float
     """m: the root's highest point above its height at the first frame."""
     rise_after: float
@@ -103,12 +104,16 @@ def detect_phases(frames: np.ndarray, fps: float, config: PrepassConfig = Prepas
     com = _centre_of_mass(frames)
     flight = np.zeros(len(frames), dtype=bool)
     for lo, hi in true_runs(~support):
-        if lo == 0 or hi == len(frames):
-            # A clip starts and ends on the ground: a gap at its edge is a ground the clip got wrong, not a
-            # flight (the mocap backflip's root path scaled 1.5x lifted its first and last 0.4 s of standing
-            # 0.1 m off its floor, and the arcs made of them floated the reference the policy imitates).
+        if (hi - lo) / fps < config.min_flight_s and 0 < lo and hi < len(frames):
+            continue  # a run's step or a hop: bridged by `_vertical_offsets`
+        if lo == 0 or hi == len(frames) or not _falls(com[lo:hi, 1], fps, config):
+            # A clip starts and ends on the ground, and a body that does not fall is held up: either way the
+            # clip got its ground wrong and the lowest body stands on it (the mocap backflip's root path scaled
+            # 1.5x lifted its first and last 0.4 s of standing 0.1 m off its floor, and the arcs made of them
+            # floated the reference the policy imitates; bridged, dance_b's 0.43 s gap that does not fall
+            # stayed up to 11 cm above the floor).
             support[lo:hi] = True
-        elif (hi - lo) / fps >= config.min_flight_s and _falls(com[lo:hi, 1], fps, config):
+        else:
             flight[lo:hi] = True
     return ClipPhases(lowest, ground, support, flight, com)
 
@@ -132,11 +137,11 @@ def make_physical(clip: MotionClip, config: PrepassConfig = PrepassConfig()) -> 
     new_root[:, [0, 2]] = _horizontal_path(root[:, [0, 2]], phases.flight, com[:, [0, 2]])
     frames[:, ROOT_POS] = new_root
     out = MotionClip(frames, loop=clip.loop, extras=dict(clip.extras), name=clip.name)
-    after = detect_phases(frames, fps, config)
+    after_com_y = com[:, 1] + height  # the root moved by `height`, and the body with it
     moved = np.linalg.norm(new_root - root, axis=1)
     report = PrepassReport(
         gravity_before=flight_gravity(com[:, 1], phases.flight, fps, GRAVITY_FIT_FRAMES),
-        gravity_after=flight_gravity(after.com[:, 1], after.flight, fps, GRAVITY_FIT_FRAMES),
+        gravity_after=flight_gravity(after_com_y, phases.flight, fps, GRAVITY_FIT_FRAMES),
         rise_before=float(root[:, 1].max() - root[0, 1]), rise_after=float(new_root[:, 1].max() - new_root[0, 1]),
         flight_seconds=max([(hi - lo) / fps for lo, hi in true_runs(phases.flight)], default=0.0),
         root_change_max=float(moved.max()), root_change_mean=float(moved.mean()),
