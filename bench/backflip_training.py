@@ -66,6 +66,7 @@ def report(run_dir: Path) -> dict:
         "seed": config["ppo"]["seed"],
         "recipe": {"anneal_lr": config["ppo"]["anneal_lr"], "total_samples": config["total_samples"],
                    "learning_rate": config["ppo"]["learning_rate"],
+                   "target_kl": config["ppo"]["target_kl"],
                    "physics_hz": config["sim"]["physics_hz"], "rsi_adaptive": config["sim"].get("rsi_adaptive", 0.0),
                    "check_physics_hz": config["stages"].get("eval_physics_hz", config["sim"]["physics_hz"])},
         "machine": f"{os.cpu_count()} cores",
@@ -116,19 +117,18 @@ def summary(seeds: list[dict], minutes: float) -> dict:
 
 
 def train_seed(run_dir: Path, seed: int, minutes: float, physics_hz: int | None = None,
-               rsi_adaptive: float | None = None, learning_rate: float | None = None) -> None:
+               rsi_adaptive: float | None = None, overrides: dict | None = None) -> None:
     """Start, continue or leave the seed's run so that it has trained `minutes` in all (a new run at
-    `physics_hz`, with `rsi_adaptive` and `learning_rate`, else the trainer's)."""
+    `physics_hz`, with `rsi_adaptive` and the TrainConfig `overrides`, else the trainer's)."""
+    from backflip_addon.core.config import from_dict
     from trainer_service.rl.config import TrainConfig
 
-    config = TrainConfig()
+    config = from_dict(TrainConfig, overrides or {})
     config.ppo.seed = seed
     if physics_hz is not None:
         config.sim.physics_hz = physics_hz
     if rsi_adaptive is not None:
         config.sim.rsi_adaptive = rsi_adaptive
-    if learning_rate is not None:
-        config.ppo.learning_rate = learning_rate
     train_for(default_clip(), run_dir, minutes, config)
 
 
@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="training physics rate of new runs (default: the trainer's, see rl/config.py)")
     parser.add_argument("--rsi-adaptive", type=float, default=None,
                         help="share of RSI starts drawn towards failing phases in new runs (sim/start_states.py)")
-    parser.add_argument("--learning-rate", type=float, default=None,
-                        help="policy learning rate of new runs at their start (default: the trainer's)")
+    parser.add_argument("--overrides", type=json.loads, default=None,
+                        help='TrainConfig overrides of new runs as JSON, e.g. \'{"ppo": {"target_kl": 0.1}}\'')
     parser.add_argument("--report-only", action="store_true", help="only report the existing run in --out")
     parser.add_argument("--no-append", action="store_true", help=f"do not append to {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = args.out / f"seed_{seed}"
             run_dir.mkdir(parents=True, exist_ok=True)
             try:
-                train_seed(run_dir, seed, args.minutes, args.physics_hz, args.rsi_adaptive, args.learning_rate)
+                train_seed(run_dir, seed, args.minutes, args.physics_hz, args.rsi_adaptive, args.overrides)
                 line = report(run_dir)
             except BackflipError as exc:  # one broken seed must not cost the others their figures
                 line = {"bench": "backflip_training", "run": str(run_dir), "seed": seed, "error": str(exc),

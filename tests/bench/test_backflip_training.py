@@ -27,7 +27,7 @@ def test_summary_takes_medians_and_the_worst_seed_and_counts_a_seed_that_never_l
 def test_a_rerun_reuses_a_finished_seed_and_resumes_an_unfinished_one(tmp_path):
     run = tmp_path / "seed_4"
     run.mkdir()
-    bench.train_seed(run, 4, minutes=0.05, rsi_adaptive=0.5)
+    bench.train_seed(run, 4, minutes=0.05, rsi_adaptive=0.5, overrides={"ppo": {"target_kl": 0.1, "seed": 9}})
     seconds, samples = trained_seconds(run)
     assert seconds >= 3.0 and samples > 0
     assert json.loads((run / "config.json").read_text())["ppo"]["seed"] == 4
@@ -40,3 +40,4 @@ def test_a_rerun_reuses_a_finished_seed_and_resumes_an_unfinished_one(tmp_path):
     line = bench.report(run)
     assert line["seed"] == 4 and line["jumps_tried"] is not None and line["recipe"]["check_physics_hz"] == 240
     assert line["recipe"]["rsi_adaptive"] == 0.5  # the new run's setting, kept by the resumed one
+    assert line["recipe"]["target_kl"] == 0.1  # an override; the seed's own number wins over one in it
