@@ -42,13 +42,15 @@ RESULTS = ROOT / "bench" / "results" / "degraded_references.jsonl"
 TARGET_MINUTES = 60
 
 
-def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict, until_landing: bool = False) -> None:
+def train_case(clip: Path, run_dir: Path, minutes: float, sim_overrides: dict, until_landing: bool = False,
+               overrides: dict | None = None) -> None:
     """Train `run_dir` until it has trained `minutes` in all (a new run, or the rest of an interrupted one),
-    or with `until_landing` until its first landing."""
+    or with `until_landing` until its first landing; a new run takes the TrainConfig `overrides` too."""
     from backflip_addon.core.config import from_dict
     from trainer_service.rl.config import TrainConfig
 
-    train_for(clip, run_dir, minutes, from_dict(TrainConfig, {"sim": sim_overrides, "until_landing": until_landing}))
+    config = from_dict(TrainConfig, {**(overrides or {}), "sim": sim_overrides, "until_landing": until_landing})
+    train_for(clip, run_dir, minutes, config)
 
 
 def report(name: str, clip: Path, run_dir: Path) -> dict:
@@ -65,6 +67,7 @@ def report(name: str, clip: Path, run_dir: Path) -> dict:
         "bench": "degraded_references", "case": name, "clip": str(clip), "run": str(run_dir),
         "reference_prepass": sim.get("reference_prepass"), "pose_termination_frame": sim.get("pose_termination_frame"),
         "rsi_adaptive": sim.get("rsi_adaptive", 0.0), "until_landing": config.get("until_landing", False),
+        "seed": config["ppo"]["seed"], "init_from": config.get("init_from", ""),
         "samples": last["samples"], "wall_minutes": round(last["wall_seconds"] / 60, 1),
         "median_load_1min": _median([r["machine/load_1min"] for r in train if "machine/load_1min" in r]),
         "first_landing": None if landed is None else {"stage": landed.index, "samples": landed.samples,
@@ -170,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="SimConfig.rsi_adaptive for new runs (default: the trainer's)")
     parser.add_argument("--until-landing", action="store_true",
                         help="stop a new run at its first landing (the target asks only when it lands)")
+    parser.add_argument("--seed", type=int, default=None, help="PPO seed of new runs (default: the trainer's)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="new runs start from this run or stage folder's policy (TrainConfig.init_from)")
     parser.add_argument("--step0", action="store_true", help="measure the untrained policy on each reference, no training")
     parser.add_argument("--landing-reward", action="store_true",
                         help="measure the reward a simulated landing backflip earns against each reference, no training")
@@ -188,10 +194,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     overrides = {k: v for k, v in {"reference_prepass": args.prepass, "pose_termination_frame": args.termination_frame,
                                    "rsi_adaptive": args.rsi_adaptive}.items() if v is not None}
+    start = {k: v for k, v in {"ppo": None if args.seed is None else {"seed": args.seed},
+                               "init_from": None if args.init_from is None else str(args.init_from.resolve())}.items()
+             if v is not None}
     lines, started = [], time.monotonic()
     for name in wanted:
         run_dir = args.out / "runs" / name
-        train_case(references[name], run_dir, args.minutes, overrides, args.until_landing)
+        train_case(references[name], run_dir, args.minutes, overrides, args.until_landing, start)
         lines.append(report(name, references[name], run_dir))
         emit(lines[-1], RESULTS)
     landed = [line for line in lines if line["first_landing"] is not None]

@@ -14,12 +14,13 @@ def test_a_case_trains_reports_and_is_not_trained_twice(backflip, tmp_path: Path
     clip = tmp_path / "warped.txt"
     save_deepmimic(time_warp(backflip), clip)
     run = tmp_path / "run"
-    bench.train_case(clip, run, minutes=0.15, sim_overrides={"pose_termination_frame": "root"})
+    bench.train_case(clip, run, minutes=0.15, sim_overrides={"pose_termination_frame": "root"},
+                     overrides={"ppo": {"seed": 5}})
     spent = trained_seconds(run)
     assert spent is not None and spent[0] > 0.0 and spent[1] > 0
     line = bench.report("time_warp", clip, run)
     assert line["samples"] > 0 and line["pose_termination_frame"] == "root" and line["reference_prepass"] == "extracted"
-    assert line["until_landing"] is False
+    assert line["until_landing"] is False and line["seed"] == 5 and line["init_from"] == ""
     assert line["stage_labels"] and line["best_normalised_return"] is not None
     bench.train_case(clip, run, minutes=0.15, sim_overrides={})
     assert trained_seconds(run) == spent  # the case had its minutes: reported, not trained again

@@ -269,3 +269,39 @@ def test_until_landing_stops_at_the_first_stage_whose_check_landed(tmp_path, sta
     assert landed is not None and landed.label == "stays up"
     # It stopped at the iteration after that stage, not at the sample budget.
     assert state.samples <= landed.samples + config.ppo.num_steps * config.ppo.num_envs < config.total_samples
+
+
+def test_a_run_starts_from_the_policy_of_a_run_or_a_stage_folder(tmp_path, backflip_clip_path):
+    import torch
+
+    from backflip_addon.core.errors import InvalidInputError, NotFoundError
+    from trainer_service.rl.trainer import Trainer
+
+    def first_weights(config: TrainConfig, out: Path) -> dict:
+        trainer = Trainer(backflip_clip_path, out, config, show_bar=False)
+        trainer.config.minutes = 1e-9  # builds, keeps its initial stage and stops before an update
+        trainer.run()
+        return {k: v.clone() for k, v in trainer.agent.state_dict().items()}
+
+    config = tiny_config()
+    config.total_samples = 512
+    trained = Trainer(backflip_clip_path, tmp_path / "source", config, show_bar=False)
+    trained.run()
+    source = trained.agent.state_dict()
+
+    from_run = first_weights(dataclasses.replace(tiny_config(), init_from=str(tmp_path / "source")), tmp_path / "a")
+    assert all(torch.equal(from_run[k], source[k]) for k in source)  # critic and normaliser too
+    stage = tmp_path / "source" / stages.read_index(tmp_path / "source")[-1].folder
+    from_stage = first_weights(dataclasses.replace(tiny_config(), init_from=str(stage)), tmp_path / "b")
+    untrained = first_weights(tiny_config(), tmp_path / "c")
+    assert torch.equal(from_stage["actor.mean.0.weight"], source["actor.mean.0.weight"])
+    assert torch.equal(from_stage["actor.norm.mean"], source["actor.norm.mean"])
+    assert torch.equal(from_stage["critic.net.0.weight"], untrained["critic.net.0.weight"])  # a stage has no critic
+    assert not torch.equal(untrained["actor.mean.0.weight"], source["actor.mean.0.weight"])
+
+    wider = dataclasses.replace(tiny_config(), init_from=str(tmp_path / "source"))
+    wider.ppo = dataclasses.replace(wider.ppo, hidden_sizes=(96, 32))
+    with pytest.raises(InvalidInputError, match="does not fit this run"):
+        first_weights(wider, tmp_path / "d")
+    with pytest.raises(NotFoundError, match="neither a run folder"):
+        first_weights(dataclasses.replace(tiny_config(), init_from=str(tmp_path / "nothing")), tmp_path / "e")

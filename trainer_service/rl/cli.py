@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the rollout workers as Ray actors on this cluster (auto or HOST:PORT)")
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file with TrainConfig overrides, e.g. {\"ppo\": {\"num_steps\": 256}}")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start a new run from this run or stage folder's policy (TrainConfig.init_from)")
     parser.add_argument("--no-bar", action="store_true", help="no progress bar (JSON lines still go to the run folder)")
 
 
@@ -38,6 +40,8 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from --config plus the budget flags (for a new run)."""
     data = read_json_config(args.config) if args.config else {}
     config = from_dict(TrainConfig, data)
+    if args.init_from is not None:
+        config.init_from = str(args.init_from.resolve())
     apply_budget(config, args)
     config.validate()
     return config
@@ -66,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_folder(args.out)
     if args.resume:
-        if args.config is not None:
-            raise InvalidInputError("--config cannot change a run being resumed",
+        if args.config is not None or args.init_from is not None:
+            raise InvalidInputError("--config and --init-from cannot change a run being resumed",
                                     "resume without --config, or start a new run in another --out folder")
         trainer = Trainer(None, args.out, resume=True, ray_address=args.ray_address, show_bar=not args.no_bar)
         apply_budget(trainer.config, args)

@@ -132,6 +132,11 @@ class TrainConfig:
     landing takes; the rest of the budget would train on past it)"""
     checkpoint_seconds: float = 120.0
     """wall-clock between two resumable checkpoints (a stage always writes one too)"""
+    init_from: str = ""
+    """a new run starts from this folder's policy instead of an untrained one: a run folder (its checkpoint:
+    actor, critic and observation normaliser) or a stage folder (its policy.pt: actor and normaliser; the critic
+    starts untrained); e.g. the shipped backflip for a backflip extracted from video. Its observation and action
+    sizes must be this run's. Counters, optimisers and the learning-rate schedule start afresh ("" = untrained)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     """the learning algorithm"""
     stages: StageConfig = field(default_factory=StageConfig)

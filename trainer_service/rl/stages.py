@@ -36,6 +36,8 @@ from .config import StageConfig
 log = logging.getLogger(__name__)
 
 INDEX_NAME = "stages.json"
+POLICY_NAME = "policy.pt"
+"""a stage folder's policy (networks.PolicySnapshot)"""
 INDEX_FORMAT = 1
 ROLLOUT_FPS = 30.0
 """frame rate of a stage's rollout.txt (the control rate by default; resampled otherwise)"""
@@ -345,7 +347,7 @@ def write_stage(run_dir: Path, index: int, policy_bytes: bytes, config: dict, me
     tmp = run_dir / f".{final.name}.{os.getpid()}.tmp"  # one per process: see trainer's run lock
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    (tmp / "policy.pt").write_bytes(policy_bytes)
+    (tmp / POLICY_NAME).write_bytes(policy_bytes)
     (tmp / "config.json").write_text(json.dumps(config, indent=1))
     (tmp / "metrics.json").write_text(json.dumps(metrics.to_dict(), indent=1))
     rows = rollout.rows.copy()

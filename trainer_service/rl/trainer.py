@@ -173,6 +173,24 @@ class Trainer:
         self.state = RunState.from_dict(data["state"])
         checkpoint.restore_rng_states(data["rng"], self.generator)
 
+    def _start_from(self, folder: Path) -> None:
+        """Take the policy (and, from a run folder, the critic) of `folder` (TrainConfig.init_from)."""
+        if checkpoint.exists(folder):
+            agent = checkpoint.load(folder)["agent"]
+        elif (folder / stages.POLICY_NAME).exists():
+            actor = PolicySnapshot.load(folder / stages.POLICY_NAME).state_dict
+            agent = {**self.agent.state_dict(), **{f"actor.{k}": v for k, v in actor.items()}}  # the norm is shared
+        else:
+            raise NotFoundError(f"init_from {folder}: neither a run folder ({CHECKPOINT_NAME}) nor a stage folder "
+                                f"({stages.POLICY_NAME})", "pass a run or stage folder, or leave init_from empty")
+        mine = self.agent.state_dict()
+        wrong = [k for k in mine if k not in agent or agent[k].shape != mine[k].shape]
+        if wrong:
+            raise InvalidInputError(f"init_from {folder}: its policy does not fit this run ({wrong[0]} differs)",
+                                    "start from a run of the same skeleton, observation and network sizes")
+        self.agent.load_state_dict({k: agent[k] for k in mine})
+        log.info("starting from the policy of %s", folder)
+
     def _stage_config(self) -> dict:
         """A stage's config.json: the run's config, its simulator on its own (what a rollout needs) and the clip."""
         return {"train": to_dict(self.config), "sim": self.checked_sim_config.to_dict(), "clip": self.clip.name}
@@ -195,6 +213,8 @@ class Trainer:
         self.max_episode_steps = max(1, int(round(seconds * self.sim_config.control_hz)))
         if self.resume:
             self._load_checkpoint()
+        elif self.config.init_from:
+            self._start_from(Path(self.config.init_from))
         evaluator = stages.Evaluator(self.eval_env, DeterministicPolicy(self.agent.actor), self.clip.duration,
                                      self.config.stages, seed=cfg.seed)
         self.keeper = stages.StageKeeper(
