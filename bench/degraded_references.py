@@ -194,9 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     overrides = {k: v for k, v in {"reference_prepass": args.prepass, "pose_termination_frame": args.termination_frame,
                                    "rsi_adaptive": args.rsi_adaptive}.items() if v is not None}
-    start = {k: v for k, v in {"ppo": None if args.seed is None else {"seed": args.seed},
-                               "init_from": None if args.init_from is None else str(args.init_from.resolve())}.items()
-             if v is not None}
+    start: dict = {}  # TrainConfig overrides of new runs besides the simulator's
+    if args.seed is not None:
+        start["ppo"] = {"seed": args.seed}
+    if args.init_from is not None:
+        start["init_from"] = str(args.init_from.resolve())
     lines, started = [], time.monotonic()
     for name in wanted:
         run_dir = args.out / "runs" / name

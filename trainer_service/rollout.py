@@ -124,6 +124,7 @@ def _read_json(path: Path) -> Any:
 def load_stage(stage_dir: Path) -> Stage:
     """Policy, simulator config and reference of a stage folder (the reference is the run's clip.txt)."""
     from trainer_service.rl.networks import DeterministicPolicy, PolicySnapshot
+    from trainer_service.rl.stages import POLICY_NAME
     from trainer_service.rl.trainer import with_hold
     from trainer_service.sim.config import SimConfig
     from trainer_service.sim.observation import observation_size
@@ -131,7 +132,7 @@ def load_stage(stage_dir: Path) -> Stage:
     stage_dir = Path(stage_dir).resolve()
     if not stage_dir.is_dir():
         raise NotFoundError(f"{stage_dir}: no such stage folder", "pass a stage folder such as run/stage_0015")
-    policy_path = stage_dir / "policy.pt"
+    policy_path = stage_dir / POLICY_NAME
     if not policy_path.is_file():
         raise NotFoundError(f"{policy_path}: the stage has no policy", "pass a complete stage folder (policy.pt, config.json)")
     config_path = stage_dir / "config.json"

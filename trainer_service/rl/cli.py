@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config is not None or args.init_from is not None:
             raise InvalidInputError("--config and --init-from cannot change a run being resumed",
-                                    "resume without --config, or start a new run in another --out folder")
+                                    "resume without them, or start a new run in another --out folder")
         trainer = Trainer(None, args.out, resume=True, ray_address=args.ray_address, show_bar=not args.no_bar)
         apply_budget(trainer.config, args)
     else:

@@ -175,15 +175,15 @@ class Trainer:
 
     def _start_from(self, folder: Path) -> None:
         """Take the policy (and, from a run folder, the critic) of `folder` (TrainConfig.init_from)."""
+        mine = self.agent.state_dict()
         if checkpoint.exists(folder):
             agent = checkpoint.load(folder)["agent"]
         elif (folder / stages.POLICY_NAME).exists():
             actor = PolicySnapshot.load(folder / stages.POLICY_NAME).state_dict
-            agent = {**self.agent.state_dict(), **{f"actor.{k}": v for k, v in actor.items()}}  # the norm is shared
+            agent = {**mine, **{f"actor.{k}": v for k, v in actor.items()}}  # the critic shares the actor's norm
         else:
             raise NotFoundError(f"init_from {folder}: neither a run folder ({CHECKPOINT_NAME}) nor a stage folder "
                                 f"({stages.POLICY_NAME})", "pass a run or stage folder, or leave init_from empty")
-        mine = self.agent.state_dict()
         wrong = [k for k in mine if k not in agent or agent[k].shape != mine[k].shape]
         if wrong:
             raise InvalidInputError(f"init_from {folder}: its policy does not fit this run ({wrong[0]} differs)",

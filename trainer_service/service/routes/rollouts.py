@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from backflip_addon.core.errors import InvalidInputError, NotFoundError
 from backflip_addon.core.files import atomic_write_text
 from backflip_addon.core.protocol import JobStatus, RolloutRequest
+from trainer_service.rl.stages import POLICY_NAME
 
 from ..deps import Service, service
 from .common import ERRORS, check_number
@@ -41,7 +42,7 @@ def stage_dir_of(request: RolloutRequest, svc: Service) -> Path:
         folder = Path(find_stage(svc, request.training, request.stage).path)
     else:
         raise InvalidInputError("no stage named", "send training + stage (index), or stage_dir")
-    if not (folder / "policy.pt").is_file():
+    if not (folder / POLICY_NAME).is_file():
         raise NotFoundError(f"no stage at {folder} (no policy.pt)", "list a training's stages with "
                             "GET /trainings/{id}/stages and pick one of those")
     return folder
