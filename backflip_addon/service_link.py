@@ -139,15 +139,18 @@ def submit_extract(video: str, start: float | None, end: float | None) -> tuple[
 
 
 def submit_training(reference_id: str | None, clip: str | None, minutes: float | None, samples: float | None,
-                    until_landing: bool = False) -> str:
+                    until_landing: bool = False, init_from: str | None = None) -> str:
     """Start a training on a service reference, else on a local clip (uploaded), else on the default backflip;
-    `until_landing` ends it at its first landing (TrainConfig.until_landing)."""
+    `until_landing` ends it at its first landing (TrainConfig.until_landing); `init_from` starts it from the
+    policy of that stage or run folder (TrainConfig.init_from) instead of from scratch."""
     with _answering():
         service = client()
         if not reference_id and clip:
             reference_id = service.create_reference(protocol.ReferenceRequest(clip=service.upload(clip).path, name=Path(clip).stem)).id
-        request = protocol.TrainingRequest(reference=reference_id or None, minutes=minutes, samples=samples,
-                                           config={"until_landing": True} if until_landing else {})
+        config: dict = {"until_landing": True} if until_landing else {}
+        if init_from:
+            config["init_from"] = init_from
+        request = protocol.TrainingRequest(reference=reference_id or None, minutes=minutes, samples=samples, config=config)
         return service.create_training(request).id
 
 

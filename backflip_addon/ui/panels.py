@@ -132,6 +132,7 @@ class BACKFLIP_PT_stages(_Step, bpy.types.Panel):
             layout.template_icon(icon_value=previews.icon(preview), scale=8.0)
         else:
             layout.label(text="No preview for this stage", icon="IMAGE")
+        layout.operator("backflip.train_from_stage", icon="PLAY")
 
 
 class BACKFLIP_PT_bake(_Step, bpy.types.Panel):

@@ -68,6 +68,7 @@ def test_panels_with_stages(empty_scene) -> None:
     assert f"list: {count} rows" in stages
     assert sum(line.startswith("  row:") for line in stages) == count
     assert any(line.startswith("image:") for line in stages)  # the selected stage's filmstrip
+    assert "button: Train From This Stage [PLAY]" in stages
     from backflip_addon.ui import previews
 
     # The best landing is selected and its filmstrip read (icon ids stay 0 without a UI).
@@ -93,6 +94,7 @@ def test_collider_box_only_for_meshes(empty_scene) -> None:
         ("import_video", lambda s: setattr(s.backflip.reference, "video_path", str(ROOT / "assets" / "none.mp4"))),
         ("train_start", lambda s: None),
         ("bake_stage", lambda s: (setattr(s.backflip.stages, "run_dir", str(RUN)), __import__("bpy").ops.backflip.load_stages())),
+        ("train_from_stage", lambda s: (setattr(s.backflip.stages, "run_dir", str(RUN)), __import__("bpy").ops.backflip.load_stages())),
     ],
 )
 def test_service_operators_greyed_out_with_reason(empty_scene, op: str, setup) -> None:

@@ -99,6 +99,42 @@ def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path, m
         bpy.ops.backflip.train_start()
 
 
+def test_a_training_starts_from_the_selected_stage(empty_scene, service) -> None:
+    """Train From This Stage queues a training whose config starts from the stage's policy; a stage outside
+    the service's folders is refused with the reason and queues nothing."""
+    import bpy
+
+    from backflip_addon import service_link
+
+    state, _ = service
+    stages = empty_scene.backflip.stages
+    with pytest.raises(RuntimeError, match="Select a stage"):
+        bpy.ops.backflip.train_from_stage()
+
+    stages.run_dir = str(RUN)  # the shipped run: outside the service's state folder
+    assert bpy.ops.backflip.load_stages() == {"FINISHED"}
+    with pytest.raises(RuntimeError, match="outside the folders this service may use"):
+        bpy.ops.backflip.train_from_stage()
+    training = empty_scene.backflip.training
+    assert not training.job_id and service_link.client().trainings() == []
+
+    run = state / "runs" / "backflip"
+    run.mkdir(parents=True)
+    shutil.copy(RUN / "stages.json", run / "stages.json")
+    shutil.copytree(RUN / "stage_0015", run / "stage_0015")
+    stages.run_dir = str(run)
+    assert bpy.ops.backflip.load_stages() == {"FINISHED"}
+    stages.active = [e.index for e in stages.entries].index(15)
+    training.budget, training.minutes, training.until_landing = "MINUTES", 10.0, True
+    assert bpy.ops.backflip.train_from_stage() == {"FINISHED"}
+    assert training.job_id and training.state == "queued"
+    folder = Path(service_link.client().training(training.job_id).job.folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config == {"until_landing": True, "init_from": str((run / "stage_0015").resolve())}
+    with pytest.raises(RuntimeError, match="A training is queued"):
+        bpy.ops.backflip.train_from_stage()
+
+
 def test_finished_rollout_is_baked_by_the_poll(empty_scene, tmp_path: Path) -> None:
     import bpy
 
