@@ -72,6 +72,9 @@ def test_paths_outside_the_allowed_roots_are_403(shared, tmp_path, backflip_clip
     with pytest.raises(ServiceError) as caught:  # a folder a training would read its first policy from
         client.create_training(TrainingRequest(minutes=0.1, config={"init_from": str(tmp_path)}))
     assert caught.value.status == 403 and "config.init_from" in caught.value.message
+    with pytest.raises(ServiceError) as caught:  # inside a root, but no such folder: refused before it queues
+        client.create_training(TrainingRequest(minutes=0.1, config={"init_from": str(roots / "no_such_run")}))
+    assert caught.value.status == 404 and "no such folder" in caught.value.message
 
 
 def test_a_clip_inside_a_root_becomes_a_reference_at_once(shared, backflip_clip_path):

@@ -80,7 +80,10 @@ def create_training(request: TrainingRequest, svc: Service = Depends(service)) -
     check_number("samples", request.samples, 0.0, 1e12, low_open=True)
     config = check_overrides(dict(request.config))
     if config.get("init_from"):  # a folder the trainer reads: it must lie where this service may read
-        config["init_from"] = str(svc.settings.check_path(config["init_from"], "config.init_from"))
+        folder = svc.settings.check_path(config["init_from"], "config.init_from")
+        if not folder.is_dir():  # refused now rather than as a failed job once it is its turn
+            raise NotFoundError(f"config.init_from {folder}: no such folder", "pass a run or stage folder")
+        config["init_from"] = str(folder)
     clip = None
     if request.reference is not None:
         reference = svc.job_of_kind(request.reference, ("extract", "import"), "reference")
