@@ -2,18 +2,21 @@
 
     .venv/bin/python bench/skills.py --minutes 30                 # all seven clips, 30 min each
     .venv/bin/python bench/skills.py --minutes 2 --clips walk jump
+    .venv/bin/python bench/skills.py --clips roll --init-from assets/stages/backflip --out out/bench_skills_warm
 
 Each clip (pybullet_data's humanoid3d_<clip>.txt) trains in its own run folder under --out for --minutes
 of the trainer's wall-clock; a folder that already holds a run is resumed until it has had its minutes
 (so an interrupted bench picks up where it stopped), and one that has had them is only reported.
 Prints one JSON line per clip (the last and best evaluated normalised return, the judge's label of the
-last and best kept stage, the first success, samples, samples/s, the skill the judge read from the clip)
+last and best kept stage, the first success, samples, samples/s, the skill the judge read from the clip,
+the folder a run started from when --init-from gave one)
 and a summary line, and appends them to bench/results/skills.jsonl. The summary's `met` reads each clip's
 last check within the target's 30 minutes, so a run resumed for longer does not meet it with later samples.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -42,11 +45,12 @@ def clip_path(name: str) -> Path:
     return pybullet_data_dir() / "data" / "motions" / f"humanoid3d_{name}.txt"
 
 
-def train(name: str, run_dir: Path, minutes: float) -> None:
-    """Train `name` in `run_dir` until the run has had `minutes` (resuming what is there)."""
+def train(name: str, run_dir: Path, minutes: float, init_from: Path | None = None) -> None:
+    """Train `name` in `run_dir` until the run has had `minutes` (resuming what is there); a new run starts
+    from `init_from`'s policy when given (TrainConfig.init_from)."""
     from trainer_service.rl.config import TrainConfig
 
-    train_for(clip_path(name), run_dir, minutes, TrainConfig())
+    train_for(clip_path(name), run_dir, minutes, TrainConfig(init_from=str(init_from.resolve()) if init_from else ""))
 
 
 def report(name: str, run_dir: Path, minutes: float) -> dict:
@@ -60,9 +64,11 @@ def report(name: str, run_dir: Path, minutes: float) -> dict:
     best_eval = max(evals, key=lambda r: r["eval/normalised_return"], default=None)
     in_budget = [r for r in evals if r["wall_seconds"] <= TARGET_MINUTES * 60]
     loads = sorted(r["machine/load_1min"] for r in train_records if "machine/load_1min" in r)
+    config_path = run_dir / "config.json"
+    init_from = json.loads(config_path.read_text()).get("init_from", "") if config_path.exists() else ""
     return {
         "bench": "skills", "clip": name, "skill": skill_of_clip(load_clip(clip_path(name))).kind,
-        "minutes_budget": minutes, "wall_minutes": round(last["wall_seconds"] / 60, 2),
+        "init_from": init_from, "minutes_budget": minutes, "wall_minutes": round(last["wall_seconds"] / 60, 2),
         "samples": last["samples"], "samples_per_second": round(last["samples"] / max(last["wall_seconds"], 1e-9), 1),
         "normalised_return": None if not evals else round(evals[-1]["eval/normalised_return"], 3),
         "label": None if not evals else evals[-1]["eval/label"],
@@ -102,12 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench_skills")
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSONL file the lines are appended to")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="new runs start from this run or stage folder's policy (TrainConfig.init_from)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     lines = []
     for name in args.clips:
         run_dir = args.out / name
-        train(name, run_dir, args.minutes)
+        train(name, run_dir, args.minutes, args.init_from)
         lines.append(report(name, run_dir, args.minutes))
         emit(lines[-1], args.results)
     emit(summary(lines, args.minutes), args.results)

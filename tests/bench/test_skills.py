@@ -25,3 +25,11 @@ def test_a_return_reached_after_the_target_minutes_does_not_meet_the_target(tmp_
     assert early["normalised_return_at_target_minutes"] == 0.71
     met = skills.summary([late, early], minutes=60)["target"]["met"]
     assert met == {"walk": False, "run": True}
+
+
+def test_the_report_names_the_folder_a_run_started_from(tmp_path: Path):
+    write_run(tmp_path / "warm", [(10.0, 0.6)])
+    (tmp_path / "warm" / "config.json").write_text(json.dumps({"init_from": "/stages/backflip", "ppo": {"seed": 1}}))
+    write_run(tmp_path / "cold", [(10.0, 0.4)])
+    assert skills.report("roll", tmp_path / "warm", minutes=30)["init_from"] == "/stages/backflip"
+    assert skills.report("roll", tmp_path / "cold", minutes=30)["init_from"] == ""
