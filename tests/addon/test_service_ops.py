@@ -40,6 +40,15 @@ def service(tmp_path: Path, monkeypatch):
     service_link.forget()
 
 
+def copy_run_outside(tmp_path: Path) -> Path:
+    """The shipped run's index and one stage, in a folder the service may not read."""
+    run = tmp_path / "elsewhere" / "backflip"
+    run.mkdir(parents=True)
+    shutil.copy(RUN / "stages.json", run / "stages.json")
+    shutil.copytree(RUN / "stage_0015", run / "stage_0015")
+    return run
+
+
 def objects_and_actions() -> tuple[set[str], set[str]]:
     import bpy
 
@@ -78,7 +87,7 @@ def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path, m
     assert training.state == "cancelled"
 
     # A stage outside the service's allowed folders: the service refuses, the operator says why, nothing changes.
-    empty_scene.backflip.stages.run_dir = str(RUN)
+    empty_scene.backflip.stages.run_dir = str(copy_run_outside(tmp_path))
     assert bpy.ops.backflip.load_stages() == {"FINISHED"}
     before = objects_and_actions()
     with pytest.raises(RuntimeError, match="outside"):
@@ -99,30 +108,25 @@ def test_training_lifecycle_and_refusals(empty_scene, service, tmp_path: Path, m
         bpy.ops.backflip.train_start()
 
 
-def test_a_training_starts_from_the_selected_stage(empty_scene, service) -> None:
-    """Train From This Stage queues a training whose config starts from the stage's policy; a stage outside
-    the service's folders is refused with the reason and queues nothing."""
+def test_a_training_starts_from_the_selected_stage(empty_scene, service, tmp_path: Path) -> None:
+    """Train From This Stage queues a training whose config starts from the stage's policy: the shipped stages
+    are readable by the service; a stage outside its folders is refused with the reason and queues nothing."""
     import bpy
 
     from backflip_addon import service_link
 
-    state, _ = service
     stages = empty_scene.backflip.stages
     with pytest.raises(RuntimeError, match="Select a stage"):
         bpy.ops.backflip.train_from_stage()
 
-    stages.run_dir = str(RUN)  # the shipped run: outside the service's state folder
+    stages.run_dir = str(copy_run_outside(tmp_path))
     assert bpy.ops.backflip.load_stages() == {"FINISHED"}
     with pytest.raises(RuntimeError, match="outside the folders this service may use"):
         bpy.ops.backflip.train_from_stage()
     training = empty_scene.backflip.training
     assert not training.job_id and service_link.client().trainings() == []
 
-    run = state / "runs" / "backflip"
-    run.mkdir(parents=True)
-    shutil.copy(RUN / "stages.json", run / "stages.json")
-    shutil.copytree(RUN / "stage_0015", run / "stage_0015")
-    stages.run_dir = str(run)
+    stages.run_dir = str(RUN)
     assert bpy.ops.backflip.load_stages() == {"FINISHED"}
     stages.active = [e.index for e in stages.entries].index(15)
     training.budget, training.minutes, training.until_landing = "MINUTES", 10.0, True
@@ -130,7 +134,7 @@ def test_a_training_starts_from_the_selected_stage(empty_scene, service) -> None
     assert training.job_id and training.state == "queued"
     folder = Path(service_link.client().training(training.job_id).job.folder)
     config = json.loads((folder / "config.json").read_text())
-    assert config == {"until_landing": True, "init_from": str((run / "stage_0015").resolve())}
+    assert config == {"until_landing": True, "init_from": str((RUN / "stage_0015").resolve())}
     with pytest.raises(RuntimeError, match="A training is queued"):
         bpy.ops.backflip.train_from_stage()
 

@@ -14,6 +14,7 @@ from backflip_addon.client.http import ServiceClient, ServiceError
 from backflip_addon.client.jobs import finished, poll_step
 from backflip_addon.client.service import connect, read_service_file
 from backflip_addon.core.protocol import ReferenceRequest, RolloutRequest, TrainingRequest
+from tests.conftest import ROOT
 
 
 def raw(client: ServiceClient, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
@@ -75,6 +76,10 @@ def test_paths_outside_the_allowed_roots_are_403(shared, tmp_path, backflip_clip
     with pytest.raises(ServiceError) as caught:  # inside a root, but no such folder: refused before it queues
         client.create_training(TrainingRequest(minutes=0.1, config={"init_from": str(roots / "no_such_run")}))
     assert caught.value.status == 404 and "no such folder" in caught.value.message
+    # The stages this checkout ships are readable: a training may start from one.
+    shipped = ROOT / "assets" / "stages" / "backflip"
+    training = client.create_training(TrainingRequest(minutes=0.1, config={"init_from": str(shipped)}))
+    client.cancel_training(training.id)
 
 
 def test_a_clip_inside_a_root_becomes_a_reference_at_once(shared, backflip_clip_path):

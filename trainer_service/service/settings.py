@@ -8,6 +8,7 @@ from pathlib import Path
 
 from backflip_addon.core.errors import BackflipError
 from backflip_addon.core.files import replacing
+from trainer_service.paths import shipped_stages_dir
 
 SERVICE_FILE = "service.json"
 DATABASE_FILE = "jobs.sqlite"
@@ -20,7 +21,7 @@ def default_state_dir() -> Path:
 
 
 class ForbiddenPathError(BackflipError):
-    """A path outside the folders the service was allowed to read and write."""
+    """A path outside the folders the service was allowed to read."""
 
     code = "forbidden_path"
 
@@ -51,7 +52,10 @@ class Settings:
 
     @property
     def roots(self) -> tuple[Path, ...]:
-        return (self.state_dir, *self.allowed_roots)
+        """The state folder, the allowed roots and the shipped stages (read-only inputs: a bake or a
+        training may start from them)."""
+        shipped = shipped_stages_dir()
+        return (self.state_dir, *self.allowed_roots, *((shipped,) if shipped.is_dir() else ()))
 
     @property
     def jobs_dir(self) -> Path:
