@@ -245,6 +245,26 @@ def test_smoothness_continuity_and_spin_vanish_on_steady_motion():
     assert float(fit.continuity_loss(steady, still[:, None])) == pytest.approx(0.01, rel=1e-4)
 
 
+def test_the_spin_prior_holds_in_a_flip_and_standing_not_while_crawling():
+    from trainer_service.video.phase import Phases
+
+    # Frames: standing, a crouch, upside down in a flip, crawling (torso near level), lying.
+    upness = np.array([1.0, 0.8, -0.9, 0.3, 0.0])
+    acrobatic = np.array([0.0, 0.0, 1.0, 0.0, 0.0])
+    zeros = np.zeros(5)
+    phases = Phases(upness, zeros, acrobatic, upness > 0.85, zeros.astype(bool), zeros)
+    cfg = fit.FitConfig()
+    weights = fit.spin_weights(phases, cfg)
+    ground = cfg.spin_ground_weight / cfg.spin_weight
+    assert weights[0] == 1.0 and weights[2] == 1.0
+    assert ground < weights[1] < 1.0  # a crouch keeps most of it
+    assert weights[3] == pytest.approx(ground) and weights[4] == pytest.approx(ground) and ground < 0.5
+    # The weighted loss counts each frame's share: an unsteady spin in the crawling frames costs less.
+    jerky = np.stack([np.ones(5), np.array([0.0, 0.0, 0.0, 0.3, 0.0]), np.zeros(5), np.zeros(5)], 1)
+    full = float(fit.spin_loss(_t(jerky)))
+    assert float(fit.spin_loss(_t(jerky), _t(weights))) < 0.5 * full
+
+
 def test_limits_loss_counts_only_what_lies_beyond_a_limit():
     ball = _t(np.tile([1.0, 0.0, 0.0, 0.0], (1, 2, 1)))
     lows, highs, swing = _t([-1.0]), _t([0.5]), _t([0.4, 0.4])
@@ -426,3 +446,19 @@ def test_a_body_read_upside_down_is_also_posed_turned_over():
     inverted = upright.copy()
     inverted[:, 1] = 300.0 - upright[:, 1]  # the same body turned over: shoulders at v = 200, hips at 100
     assert not reads_upside_down(upright) and reads_upside_down(inverted)
+
+
+def test_the_gravity_check_reads_only_a_flight_that_rises_clear_of_the_fits_jitter():
+    fps = 30.0
+    t = np.arange(15) / fps
+    flight = np.zeros(21, dtype=bool)
+    flight[3:18] = True
+    jump = np.zeros(21)
+    jump[3:18] = 1.0 + 2.3 * t - 0.5 * 9.81 * t**2  # rises 0.27 m
+    assert fit.flight_check(jump, flight, fps, min_frames=6, min_rise=0.05) == pytest.approx(9.81, rel=1e-6)
+    low = np.zeros(21)
+    low[3:18] = 1.0 + 0.23 * t - 0.5 * 0.981 * t**2  # a curve of 2.7 cm: within the fit's jitter
+    assert np.isnan(fit.flight_check(low, flight, fps, min_frames=6, min_rise=0.05))
+    assert fit.flight_check(low, flight, fps, min_frames=6, min_rise=0.01) == pytest.approx(0.981, rel=1e-6)
+    assert np.isnan(fit.flight_check(jump, flight, fps, min_frames=16, min_rise=0.05))  # too short
+    assert np.isnan(fit.flight_check(jump, np.zeros(21, dtype=bool), fps, min_frames=6, min_rise=0.05))

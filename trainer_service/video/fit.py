@@ -24,7 +24,7 @@ import numpy as np
 
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.kinematics import forward_kinematics, shape_centers
-from backflip_addon.core.runs import flight_gravity, true_runs
+from backflip_addon.core.runs import parabola_gravity, true_runs
 from backflip_addon.core.skeleton import (BALL_JOINTS, FRAME_WIDTH, HINGE_JOINTS, QUAT_COLUMNS, ROOT_POS, ROOT_ROT,
                                           humanoid3d, joint, set_joints, split_joints)
 
@@ -110,7 +110,11 @@ class FitConfig:
     """Weight of frame-to-frame quaternion steps."""
     spin_weight: float = 50.0
     """Weight of the root rotation's second difference (quaternion per frame squared): a flip spins
-    at a nearly constant rate in the air."""
+    at a nearly constant rate in the air; this is its weight in flight (see phase.py)."""
+    spin_ground_weight: float = 5.0
+    """... and its weight where the body neither flips nor stands (`spin_weights`). 50 everywhere held a
+    crawl's rocking root still: 720p crawl side 107.8 mm (raw mediapipe 102.1) against 103.1 with 5; nine
+    other cases (backflip, jump, cartwheel, roll, get-up, walk, run) the same or up to 0.6 mm better."""
     depth_visibility_power: float = 1.0
     """The camera-depth axis of a world landmark is further weighted by its visibility to this power
     (0 = not): mediapipe guesses the depth of a hidden limb."""
@@ -152,6 +156,11 @@ class FitConfig:
     """The whole body (every site) higher than this above the ground (m) counts as flight, for the gravity
     check. The soles alone took a crawl's, a cartwheel's or a get-up's raised feet for flight (on the mocap:
     88, 28 and 94 frames; 0 of the whole body) and the rendered crawl read 1.16 m/s^2 and warned."""
+    flight_min_rise: float = 0.05
+    """... and its centre of mass must rise at least this (m) above where the flight starts and ends for
+    its gravity to be read: a curve of a few centimetres is within the fit's jitter. A crawl whose fit
+    lifted a planted knee for 9 frames read 1.02 m/s^2 over a 1.4 cm rise, a run -0.04, and both warned
+    that the clip was wrong; a flip or a jump rises 0.3-0.6 m."""
     depth_smooth_s: float = 0.3
     """The root's distance from the camera, read from the person's apparent size, jitters by
     centimetres a frame; it is smoothed over this standard deviation (seconds) along the camera rays
@@ -498,9 +507,11 @@ def continuity_loss(root_q, ball_q):
     return (root_q[1:] - root_q[:-1]).pow(2).sum(-1).mean() + (ball_q[1:] - ball_q[:-1]).pow(2).sum(-1).mean()
 
 
-def spin_loss(root_q):
-    """Mean squared second difference of the root quaternion: a flip spins at a nearly constant rate."""
-    return (root_q[2:] - 2 * root_q[1:-1] + root_q[:-2]).pow(2).sum(-1).mean()
+def spin_loss(root_q, weight=None):
+    """Mean squared second difference of the root quaternion, each frame's times `weight` (N,) when given:
+    a flip spins at a nearly constant rate."""
+    step = (root_q[2:] - 2 * root_q[1:-1] + root_q[:-2]).pow(2).sum(-1)
+    return (step if weight is None else step * weight[1:-1]).mean()
 
 
 def limits_loss(hinge, ball_q, lows, highs, swing):
@@ -590,6 +601,7 @@ class _Problem:
     swing: object
     pairs: list
     pair_w: object
+    spin_w: object  # (N,) share of spin_weight per frame
     phases: Phases
     cam_rot: object  # (N, 1, 3, 3) the first camera's frame to each frame's (None: a still camera)
 
@@ -607,7 +619,7 @@ class _Problem:
             "world": world_loss(seen, self.obs3d, self.w3d, self.axis_w, cfg.robust_scale),
             "smooth": smoothness_loss(sites),
             "continuity": continuity_loss(rq, bq),
-            "spin": spin_loss(rq),
+            "spin": spin_loss(rq, self.spin_w),
             "limits": limits_loss(hinge, bq, self.lows, self.highs, self.swing),
             "symmetry": symmetry_loss(bq, hinge, self.pairs, self.pair_w),
             "norm": norm_loss(root_q, ball_q),
@@ -654,8 +666,18 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
         w3d=torch.tensor(vis * SITE_WEIGHTS * frame_w[:, None], **f32), axis_w=torch.tensor(axis_w, **f32),
         lows=torch.tensor(limits[:, 0], **f32), highs=torch.tensor(limits[:, 1], **f32),
         swing=torch.tensor([SWING_LIMITS[b] for b in _BALL], **f32), pairs=pairs, pair_w=torch.tensor(pair_w, **f32),
+        spin_w=torch.tensor(spin_weights(phases, cfg), **f32),
         phases=phases, cam_rot=None if cam_rot is None else torch.tensor(cam_rot[:, None], **f32),
     )
+
+
+def spin_weights(phases: Phases, cfg: FitConfig) -> np.ndarray:
+    """Share (N,) of spin_weight per frame: all of it in a flip and where the body stands (easing in from
+    a torso up-ness of 0.5 to upright, so a crouch keeps most of it), spin_ground_weight's share elsewhere:
+    crawling, lying, getting up, where the root rocks as the limbs push it."""
+    ground = cfg.spin_ground_weight / cfg.spin_weight if cfg.spin_weight > 0 else 0.0
+    standing = np.clip((phases.upness - 0.5) / (cfg.phase.upright_upness - 0.5), 0.0, 1.0)
+    return ground + (1.0 - ground) * np.maximum(phases.acrobatic, standing)
 
 
 def depth_weights(torso: np.ndarray, visibility: np.ndarray, cfg: FitConfig) -> np.ndarray:
@@ -740,7 +762,8 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground, level)
     camera = CameraEstimate(math.degrees(tilt), -ground, cfg.hfov_deg, upright_count, cfg.level_by_tilt)
     # A cross-check of the metric scale taken from bone lengths (the mocap itself reads 8.9).
-    gravity = flight_gravity(centre_of_mass(frames)[:, 1], airborne(frames, cfg.flight_clearance), fps, min_frames=6)
+    gravity = flight_check(centre_of_mass(frames)[:, 1], airborne(frames, cfg.flight_clearance), fps,
+                           min_frames=6, min_rise=cfg.flight_min_rise)
     logger.info("fit: scale %.3f, focal %.0f px, camera tilt %.1f deg at %.2f m, contact frames R %d L %d, "
                 "gravity check %.1f m/s^2", scale, focal, camera.tilt_deg, camera.height_m, int(contact[:, 0].sum()),
                 int(contact[:, 1].sum()), gravity)
@@ -821,6 +844,23 @@ def to_world(frames: np.ndarray, ground: float, level: np.ndarray = np.eye(3)) -
     scene_from_world[:3, :3] = level.T @ rot.to_matrix(rot.conjugate(turn))
     scene_from_world[:3, 3] = level.T @ origin
     return out, scene_from_world
+
+
+def flight_check(com_height: np.ndarray, flight: np.ndarray, fps: float, min_frames: int, min_rise: float) -> float:
+    """m/s^2 read from the centre of mass's height (N,) over the longest run of `flight` (N,) (the first of
+    equals); nan when it is shorter than `min_frames` or rises less than `min_rise` (m) above its ends."""
+    runs = true_runs(flight)
+    if not runs:
+        return float("nan")
+    lo, hi = max(runs, key=lambda run: run[1] - run[0])
+    if hi - lo < min_frames:
+        return float("nan")
+    height = com_height[lo:hi]
+    rise = float(height.max() - max(height[0], height[-1]))
+    if rise < min_rise:
+        logger.info("gravity check: the flight of frames %d-%d rises %.3f m, too little to read", lo, hi, rise)
+        return float("nan")
+    return parabola_gravity(height, fps)
 
 
 def airborne(frames: np.ndarray, clearance: float) -> np.ndarray:

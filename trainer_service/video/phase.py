@@ -1,5 +1,6 @@
 """Which frames are acrobatic, read from the data: the flip priors (left/right symmetry, a steady
-spin, trusting mediapipe's 3D more) apply there and only there.
+spin, trusting mediapipe's 3D more) apply there and only there (the steady spin also where the body
+stands, see fit.spin_weights).
 
 A frame is acrobatic when the torso is upside down or its up axis turns fast (a flip, a roll, a
 cartwheel), and for a short margin around such frames (take-off and landing). A walk, a run, a
