@@ -113,8 +113,9 @@ class FitConfig:
     at a nearly constant rate in the air; this is its weight in flight (see phase.py)."""
     spin_ground_weight: float = 5.0
     """... and its weight where the body neither flips nor stands (`spin_weights`). 50 everywhere held a
-    crawl's rocking root still: 720p crawl side 107.8 mm (raw mediapipe 102.1) against 103.1 with 5; nine
-    other cases (backflip, jump, cartwheel, roll, get-up, walk, run) the same or up to 0.6 mm better."""
+    crawl's rocking root still: 720p crawl side 107.8 mm (raw mediapipe 102.1) against 103.1 with 5. Over
+    the 79-case suite: 62 within 0.3 mm, 9 better, 8 up to 1.6 mm worse (dances, cartwheel front), mean
+    -0.09 mm, backflips unchanged; 15 and 25 gave the crawl 104.8 and 106.3 and the others no clear gain."""
     depth_visibility_power: float = 1.0
     """The camera-depth axis of a world landmark is further weighted by its visibility to this power
     (0 = not): mediapipe guesses the depth of a hidden limb."""
