@@ -462,3 +462,7 @@ def test_the_gravity_check_reads_only_a_flight_that_rises_clear_of_the_fits_jitt
     assert fit.flight_check(low, flight, fps, min_frames=6, min_rise=0.01) == pytest.approx(0.981, rel=1e-6)
     assert np.isnan(fit.flight_check(jump, flight, fps, min_frames=16, min_rise=0.05))  # too short
     assert np.isnan(fit.flight_check(jump, np.zeros(21, dtype=bool), fps, min_frames=6, min_rise=0.05))
+    # ... but a body that floats flat for longer than any flight is read (and warns): a sideways video.
+    flat, floating = np.zeros(40), np.ones(40, dtype=bool)
+    assert fit.flight_check(flat, floating, fps, min_frames=6, min_rise=0.05, long_s=0.6) == pytest.approx(0.0, abs=1e-9)
+    assert np.isnan(fit.flight_check(flat, floating, fps, min_frames=6, min_rise=0.05))

@@ -162,6 +162,9 @@ class FitConfig:
     its gravity to be read: a curve of a few centimetres is within the fit's jitter. A crawl whose fit
     lifted a planted knee for 9 frames read 1.02 m/s^2 over a 1.4 cm rise, a run -0.04, and both warned
     that the clip was wrong; a flip or a jump rises 0.3-0.6 m."""
+    flight_long_s: float = 0.6
+    """... unless it lasts this long (s): a body off the ground for that long should have risen 0.4 m, so one
+    that floats flat is read and warns (a sideways video without rotation metadata: 1.2 s, rise 4 mm)."""
     depth_smooth_s: float = 0.3
     """The root's distance from the camera, read from the person's apparent size, jitters by
     centimetres a frame; it is smoothed over this standard deviation (seconds) along the camera rays
@@ -764,7 +767,7 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     camera = CameraEstimate(math.degrees(tilt), -ground, cfg.hfov_deg, upright_count, cfg.level_by_tilt)
     # A cross-check of the metric scale taken from bone lengths (the mocap itself reads 8.9).
     gravity = flight_check(centre_of_mass(frames)[:, 1], airborne(frames, cfg.flight_clearance), fps,
-                           min_frames=6, min_rise=cfg.flight_min_rise)
+                           min_frames=6, min_rise=cfg.flight_min_rise, long_s=cfg.flight_long_s)
     logger.info("fit: scale %.3f, focal %.0f px, camera tilt %.1f deg at %.2f m, contact frames R %d L %d, "
                 "gravity check %.1f m/s^2", scale, focal, camera.tilt_deg, camera.height_m, int(contact[:, 0].sum()),
                 int(contact[:, 1].sum()), gravity)
@@ -847,9 +850,11 @@ def to_world(frames: np.ndarray, ground: float, level: np.ndarray = np.eye(3)) -
     return out, scene_from_world
 
 
-def flight_check(com_height: np.ndarray, flight: np.ndarray, fps: float, min_frames: int, min_rise: float) -> float:
+def flight_check(com_height: np.ndarray, flight: np.ndarray, fps: float, min_frames: int, min_rise: float,
+                 long_s: float = math.inf) -> float:
     """m/s^2 read from the centre of mass's height (N,) over the longest run of `flight` (N,) (the first of
-    equals); nan when it is shorter than `min_frames` or rises less than `min_rise` (m) above its ends."""
+    equals); nan when it is shorter than `min_frames`, or shorter than `long_s` seconds and rising less than
+    `min_rise` (m) above its ends."""
     runs = true_runs(flight)
     if not runs:
         return float("nan")
@@ -858,7 +863,7 @@ def flight_check(com_height: np.ndarray, flight: np.ndarray, fps: float, min_fra
         return float("nan")
     height = com_height[lo:hi]
     rise = float(height.max() - max(height[0], height[-1]))
-    if rise < min_rise:
+    if rise < min_rise and (hi - lo) / fps < long_s:
         logger.info("gravity check: the flight of frames %d-%d rises %.3f m, too little to read", lo, hi, rise)
         return float("nan")
     return parabola_gravity(height, fps)
