@@ -2,6 +2,8 @@
 gravity a flight's height reads: shared by the add-on's foot lock, the extraction, the pre-pass and the judge."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -16,16 +18,21 @@ def longest_run(mask: np.ndarray) -> int:
     return max((end - start for start, end in true_runs(mask)), default=0)
 
 
-def flight_gravity(height: np.ndarray, flight: np.ndarray, fps: float, min_frames: int) -> float:
+def flight_gravity(height: np.ndarray, flight: np.ndarray, fps: float, min_frames: int, min_rise: float = 0.0,
+                   long_s: float = math.inf) -> float:
     """m/s^2 read from a parabola fitted to `height` (F,) over the longest run of `flight` (the first of
-    equals); nan if it is shorter than `min_frames`."""
+    equals); nan if it is shorter than `min_frames`, or shorter than `long_s` seconds and rising less than
+    `min_rise` (m) above its ends (a curve within the data's jitter)."""
     runs = true_runs(flight)
     if not runs:
         return float("nan")
     lo, hi = max(runs, key=lambda run: run[1] - run[0])
     if hi - lo < min_frames:
         return float("nan")
-    return parabola_gravity(height[lo:hi], fps)
+    arc = height[lo:hi]
+    if arc.max() - max(arc[0], arc[-1]) < min_rise and (hi - lo) / fps < long_s:
+        return float("nan")
+    return parabola_gravity(arc, fps)
 
 
 def parabola_gravity(height: np.ndarray, fps: float) -> float:

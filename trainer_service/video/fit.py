@@ -24,7 +24,7 @@ import numpy as np
 
 from backflip_addon.core import rotations as rot
 from backflip_addon.core.kinematics import forward_kinematics, shape_centers
-from backflip_addon.core.runs import parabola_gravity, true_runs
+from backflip_addon.core.runs import flight_gravity, true_runs
 from backflip_addon.core.skeleton import (BALL_JOINTS, FRAME_WIDTH, HINGE_JOINTS, QUAT_COLUMNS, ROOT_POS, ROOT_ROT,
                                           humanoid3d, joint, set_joints, split_joints)
 
@@ -766,8 +766,8 @@ def fit_track(track: Track, fps: float, image_size: tuple[int, int], cfg: FitCon
     frames, scene_from_world = to_world(_rows(*(p.detach().numpy() for p in params)), ground, level)
     camera = CameraEstimate(math.degrees(tilt), -ground, cfg.hfov_deg, upright_count, cfg.level_by_tilt)
     # A cross-check of the metric scale taken from bone lengths (the mocap itself reads 8.9).
-    gravity = flight_check(centre_of_mass(frames)[:, 1], airborne(frames, cfg.flight_clearance), fps,
-                           min_frames=6, min_rise=cfg.flight_min_rise, long_s=cfg.flight_long_s)
+    gravity = flight_gravity(centre_of_mass(frames)[:, 1], airborne(frames, cfg.flight_clearance), fps,
+                             min_frames=6, min_rise=cfg.flight_min_rise, long_s=cfg.flight_long_s)
     logger.info("fit: scale %.3f, focal %.0f px, camera tilt %.1f deg at %.2f m, contact frames R %d L %d, "
                 "gravity check %.1f m/s^2", scale, focal, camera.tilt_deg, camera.height_m, int(contact[:, 0].sum()),
                 int(contact[:, 1].sum()), gravity)
@@ -848,25 +848,6 @@ def to_world(frames: np.ndarray, ground: float, level: np.ndarray = np.eye(3)) -
     scene_from_world[:3, :3] = level.T @ rot.to_matrix(rot.conjugate(turn))
     scene_from_world[:3, 3] = level.T @ origin
     return out, scene_from_world
-
-
-def flight_check(com_height: np.ndarray, flight: np.ndarray, fps: float, min_frames: int, min_rise: float,
-                 long_s: float = math.inf) -> float:
-    """m/s^2 read from the centre of mass's height (N,) over the longest run of `flight` (N,) (the first of
-    equals); nan when it is shorter than `min_frames`, or shorter than `long_s` seconds and rising less than
-    `min_rise` (m) above its ends."""
-    runs = true_runs(flight)
-    if not runs:
-        return float("nan")
-    lo, hi = max(runs, key=lambda run: run[1] - run[0])
-    if hi - lo < min_frames:
-        return float("nan")
-    height = com_height[lo:hi]
-    rise = float(height.max() - max(height[0], height[-1]))
-    if rise < min_rise and (hi - lo) / fps < long_s:
-        logger.info("gravity check: the flight of frames %d-%d rises %.3f m, too little to read", lo, hi, rise)
-        return float("nan")
-    return parabola_gravity(height, fps)
 
 
 def airborne(frames: np.ndarray, clearance: float) -> np.ndarray:
