@@ -659,9 +659,7 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
                                    cfg.symmetry_agreement)
     phases = detect_phases(track.torso, fps, cfg.phase, track.image, track.visibility)
     if cfg.symmetry_weight > 0:
-        # The loss carries symmetry_weight (the flight weight): frames on the ground get their share of it.
-        ground = cfg.symmetry_ground_weight / cfg.symmetry_weight
-        pair_w = pair_w * (ground + (1.0 - ground) * phases.flight)[:, None]
+        pair_w = pair_w * phase_share(cfg.symmetry_weight, cfg.symmetry_ground_weight, phases.flight)[:, None]
     return _Problem(
         cfg=cfg, body=_TorchBody(torch),
         obs2d=torch.tensor(track.image[:, SITE_LANDMARKS], **f32), w2d=torch.tensor(vis * SITE_WEIGHTS, **f32),
@@ -675,13 +673,19 @@ def _problem(track: Track, target_world: np.ndarray, depth: np.ndarray, focal: f
     )
 
 
+def phase_share(weight: float, ground_weight: float, phase: np.ndarray) -> np.ndarray:
+    """Share (N,) of a prior's `weight` per frame: all of it where `phase` (N,) is 1, `ground_weight`'s share
+    where it is 0 (the loss carries `weight`, so frames outside the phase get their share of it)."""
+    ground = ground_weight / weight if weight > 0 else 0.0
+    return ground + (1.0 - ground) * phase
+
+
 def spin_weights(phases: Phases, cfg: FitConfig) -> np.ndarray:
     """Share (N,) of spin_weight per frame: all of it in a flip and where the body stands (easing in from
     a torso up-ness of 0.5 to upright, so a crouch keeps most of it), spin_ground_weight's share elsewhere:
     crawling, lying, getting up, where the root rocks as the limbs push it."""
-    ground = cfg.spin_ground_weight / cfg.spin_weight if cfg.spin_weight > 0 else 0.0
     standing = np.clip((phases.upness - 0.5) / (cfg.phase.upright_upness - 0.5), 0.0, 1.0)
-    return ground + (1.0 - ground) * np.maximum(phases.acrobatic, standing)
+    return phase_share(cfg.spin_weight, cfg.spin_ground_weight, np.maximum(phases.acrobatic, standing))
 
 
 def depth_weights(torso: np.ndarray, visibility: np.ndarray, cfg: FitConfig) -> np.ndarray:
