@@ -30,8 +30,10 @@ def files(tmp_path: Path) -> dict[str, Path]:
     listed.write_text("[1, 2]")
     nested = tmp_path / "nested.txt"
     nested.write_text("[" * 100_000)
+    mistyped = tmp_path / "mistyped.json"
+    mistyped.write_text('{"fit": {"ground_depth_upness": "flat"}}')
     return {"file": a_file, "broken": broken, "binary": binary, "list": listed, "missing": tmp_path / "nope.json",
-            "nested": nested, "out": tmp_path / "out"}
+            "nested": nested, "mistyped": mistyped, "out": tmp_path / "out"}
 
 
 def _fails(argv: list[str], capsys, code: int, message: str) -> None:
@@ -71,6 +73,7 @@ def test_train(files, capsys, extra: list[str], code: int, message: str) -> None
     (["--end=-inf"], 2, "argument --end: must be a finite number, got '-inf'"),
     (["--config", "{missing}"], 1, "cannot read the config"),
     (["--config", "{binary}"], 1, "cannot read the config"),
+    (["--config", "{mistyped}"], 1, "FitConfig.ground_depth_upness (fit.ground_depth_upness) must be"),
     (["--out", "{file}/flip.txt"], 1, "is a file, so"),
     (["--out", "{out}"], 1, "is a folder"),  # --out NAME gives NAME.txt: a folder NAME.txt is refused
     (["--out", str(UNWRITABLE / "flip.txt")], 1, f"cannot write into {UNWRITABLE}"),

@@ -141,6 +141,36 @@ def test_depth_is_smoothed_longer_where_the_body_is_not_upright():
     assert blended[:, :2] / -blended[:, 2:] == pytest.approx(ray, abs=1e-12)
 
 
+def test_a_lying_body_rests_on_the_ground_along_its_camera_rays():
+    # A body lying on the floor, its root 0.2 m up, the camera 1 m up: the distances read from its size jitter.
+    n = 40
+    rng = np.random.default_rng(3)
+    true_depth = np.linspace(4.0, 5.0, n)
+    ray = np.column_stack([np.linspace(-0.2, 0.2, n), (0.2 - 1.0) / true_depth])  # root 0.2 m above the floor
+    offsets = np.zeros((len(fit.SITES), 3))
+    offsets[:, 1] = np.linspace(-0.2, 0.3, len(fit.SITES))  # the lowest site 0.2 m below the root
+    read = true_depth * (1.0 + rng.normal(0.0, 0.1, n))
+    root = np.column_stack([ray * read[:, None], -read])
+    out = fit.rest_on_ground(root, root[:, None] + offsets, Y, -1.0, np.ones(n), (0.2, 0.5))
+    assert -out[:, 2] == pytest.approx(true_depth, rel=1e-9)  # the lowest site on the floor, y = -1
+    assert out[:, :2] / -out[:, 2:] == pytest.approx(ray, abs=1e-12)  # every root stays on its camera ray
+    standing = fit.rest_on_ground(root, root[:, None] + offsets, Y, -1.0, np.zeros(n), (0.2, 0.5))
+    assert standing == pytest.approx(root, abs=1e-12)  # no share: the size-based distance stays
+    level = root.copy()
+    level[:, 1] = 0.0  # a root at the camera's height: the ray's slope says nothing about the distance
+    assert fit.rest_on_ground(level, level[:, None] + offsets, Y, -1.0, np.ones(n), (0.2, 0.5)) == pytest.approx(level)
+
+
+def test_the_ground_sets_the_distance_where_the_torso_lies_and_not_in_flight():
+    # Upright, leaning 45 degrees, lying on the back, lying in a flip's flight.
+    angles = np.radians([0.0, 45.0, 90.0, 90.0])
+    phases = phase.detect_phases(_turn(Z, angles), FPS)
+    phases.flight[:] = [0.0, 0.0, 0.0, 1.0]
+    share = fit.ground_share(phases, fit.FitConfig())
+    assert share == pytest.approx([0.0, 0.0, 1.0, 0.0], abs=0.05)
+    assert fit.ground_share(phases, fit.FitConfig(ground_depth=0.0)) == pytest.approx(np.zeros(4))
+
+
 def test_contact_loss_measures_height_along_the_given_up_axis():
     import torch
 

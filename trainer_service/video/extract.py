@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from backflip_addon.core.clip import MotionClip, dumps_deepmimic, save_npz
-from backflip_addon.core.config import from_dict
+from backflip_addon.core.config import check_types, from_dict
 from backflip_addon.core.errors import InvalidInputError, VideoError
 from backflip_addon.core.files import publishing
 from backflip_addon.core.kinematics import forward_kinematics
@@ -54,8 +54,10 @@ class ExtractConfig:
 
     @staticmethod
     def from_dict(data: dict) -> "ExtractConfig":
-        """Build from nested plain values; an unknown key is an error."""
-        return from_dict(ExtractConfig, data)
+        """Build from nested plain values; an unknown key or a value of the wrong type is an error."""
+        config = from_dict(ExtractConfig, data)
+        check_types(config)
+        return config
 
 
 @dataclass
