@@ -57,7 +57,10 @@ def _apply_extract(context: bpy.types.Context, status: Any) -> None:
         settings.job_id = ""
         if status.state == "done":
             _key_reference(context, status.result["clip"])
-            settings.message = "Reference keyed"
+            warnings = status.result.get("warnings") or []
+            for warning in warnings:
+                log.warning("extraction: %s", warning)
+            settings.message = f"Reference keyed. Check: {warnings[0]}" if warnings else "Reference keyed"
             _undo_step("Key Reference")
         else:
             settings.message = _failure(status)

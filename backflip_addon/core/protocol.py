@@ -59,7 +59,8 @@ class JobStatus:
     error: Optional[ErrorInfo] = None
     params: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
-    """extract/import: {"clip": path}; train: {"run_dir": path}; rollout: {"events": path of OUT.events.json}"""
+    """extract: {"clip": path, "warnings": [text]}; import: {"clip": path}; train: {"run_dir": path}; rollout:
+    {"events": path of OUT.events.json}"""
     folder: str = ""
     created: float = 0.0
     """seconds since the epoch"""

@@ -190,6 +190,12 @@ def test_finished_extract_keys_a_reference_character(empty_scene, backflip_clip_
     armature = settings.armature
     assert armature.name == "Reference" and armature.users_collection[0].name == "Reference"
     assert len(takes(armature)) == 1 and settings.job_id == "" and settings.message == "Reference keyed"
+    # A finished extract that warns keys the reference too, and says what to check.
+    settings.job_id = "x2"
+    unsure = "60 of 100 frames (60%) were refilled or seen with low confidence"
+    polling._apply_extract(bpy.context, JobStatus("x2", "extract", "done", 1.0,
+                                                  result={"clip": str(backflip_clip_path), "warnings": [unsure]}))
+    assert len(takes(armature)) == 2 and settings.message == f"Reference keyed. Check: {unsure}"
 
 
 def test_bake_stage_to_scene_end_to_end(empty_scene, service) -> None:

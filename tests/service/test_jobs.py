@@ -27,6 +27,7 @@ def test_extract_then_train_from_the_reference(services, tmp_path):
     (job,) = poll_until_finished(client, [reference.id], 240)
     assert job.state == "done", job.log_tail
     assert job.progress == 1.0 and "pose" in job.log_tail
+    assert job.result["warnings"] == []  # read from the extraction's npz: a well-seen flip
     clip = load_clip(client.reference(reference.id).clip)
     assert 15 <= clip.num_frames <= 25  # 0.7 s at 30 fps
 
@@ -37,6 +38,21 @@ def test_extract_then_train_from_the_reference(services, tmp_path):
     trained_on = load_clip(Path(job.result["run_dir"]) / "clip.txt")
     assert trained_on.num_frames == clip.num_frames
     assert client.training(training.id).progress.samples == 256
+
+
+def test_an_extract_job_reports_the_warnings_its_npz_holds(tmp_path):
+    import numpy as np
+
+    from trainer_service.service.workers import extraction_warnings
+
+    unsure = "60 of 100 frames (60%) were refilled or seen with low confidence"
+    np.savez(tmp_path / "warned.npz", warnings=np.array(json.dumps([unsure])))
+    np.savez(tmp_path / "older.npz", confidence=np.ones(3))  # written before warnings were stored
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    assert extraction_warnings(tmp_path / "warned.npz") == [unsure]
+    assert extraction_warnings(tmp_path / "older.npz") == []
+    assert extraction_warnings(tmp_path / "broken.npz") == []
+    assert extraction_warnings(tmp_path / "missing.npz") == []
 
 
 def test_rollout_of_the_shipped_landing_stage_on_a_floor(services, tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,9 @@ from backflip_addon.core.errors import VideoError
 from backflip_addon.core.kinematics import forward_kinematics
 from backflip_addon.core.skeleton import humanoid3d
 from trainer_service.video import cli
-from trainer_service.video.extract import extract
+from trainer_service.service.workers import extraction_warnings
+from trainer_service.video.clean import Track
+from trainer_service.video.extract import confidence_warnings, extract
 from trainer_service.video.read import Trim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +99,24 @@ def test_outputs_beside_the_clip(extracted: Path):
     width = int(preview.get(cv2.CAP_PROP_FRAME_WIDTH))
     preview.release()
     assert count == 76 and width == 640
+    assert json.loads(str(arrays["warnings"])) == []  # a well-seen flip whose flight falls at about 9.81 m/s^2
+    assert extraction_warnings(extracted.with_suffix(".npz")) == []  # as the service reports it
+
+
+def test_a_clip_mostly_unsure_warns_with_its_longest_unsure_stretch():
+    n = 40
+    refilled = np.zeros(n, dtype=bool)
+    refilled[10:22] = True
+    confidence = np.full(n, 0.9)
+    confidence[30:33] = 0.2
+    track = Track(world=np.zeros((n, 33, 3)), image=np.zeros((n, 33, 2)), visibility=np.ones((n, 33)),
+                  torso=np.tile([1.0, 0, 0, 0], (n, 1)), confidence=confidence, refilled=refilled,
+                  rotation=np.zeros(n), found=np.ones(n, bool))
+    (warning,) = confidence_warnings(track, 0.5, 30.0)
+    assert warning.startswith("15 of 40 frames (38%) were refilled or seen with low confidence")
+    assert "the longest stretch 0.3-0.7 s into the clip" in warning
+    refilled[:] = False
+    assert confidence_warnings(track, 0.5, 30.0) == []  # 3 of 40 frames: not worth a warning
 
 
 def test_trainer_accepts_the_extracted_clip(extracted: Path):

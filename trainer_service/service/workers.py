@@ -138,7 +138,7 @@ def command_for(job: JobStatus) -> list[str]:
 def result_for(job: JobStatus) -> dict:
     folder = Path(job.folder)
     if job.kind == "extract":
-        return {"clip": str(folder / "clip.txt")}
+        return {"clip": str(folder / "clip.txt"), "warnings": extraction_warnings(folder / "clip.npz")}
     if job.kind == "train":
         return {"run_dir": str(run_dir(job))}
     if job.kind == "rollout":
@@ -147,6 +147,19 @@ def result_for(job: JobStatus) -> dict:
         clips = sorted(str(p) for p in out.parent.glob(out.stem + "*.txt"))
         return {"events": str(events), "clips": clips}
     return {}
+
+
+def extraction_warnings(npz: Path) -> list[str]:
+    """The warnings an extraction stored in its npz (the gravity check, frames it was unsure of); an npz
+    written before they were stored holds none."""
+    import numpy as np
+
+    try:
+        with np.load(npz) as data:
+            return [str(w) for w in json.loads(str(data["warnings"]))] if "warnings" in data.files else []
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read the warnings of %s: %s", npz, exc)
+        return []
 
 
 def training_numbers(run: Path) -> dict:
