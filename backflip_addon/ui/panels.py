@@ -3,11 +3,23 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 
 import bpy
 
 from .. import service_link
 from . import previews
+
+
+MESSAGE_WIDTH = 44
+"""Characters per line of a panel message: a label is one line, and a warning is a sentence or two."""
+
+
+def draw_message(layout: bpy.types.UILayout, text: str, icon: str = "INFO") -> None:
+    """A message over as many labels as it needs, the icon on the first."""
+    column = layout.column(align=True)
+    for i, line in enumerate(textwrap.wrap(text, MESSAGE_WIDTH) or [text]):
+        column.label(text=line, icon=icon if i == 0 else "BLANK1")
 
 
 class _Panel:
@@ -55,7 +67,7 @@ class BACKFLIP_PT_reference(_Step, bpy.types.Panel):
         else:
             box.operator("backflip.import_video", icon="IMPORT")
             if settings.message:
-                box.label(text=settings.message, icon="INFO")
+                draw_message(box, settings.message)
         col.operator("backflip.import_clip", icon="IMPORT")
         col.operator("backflip.import_bvh", icon="IMPORT")
         if settings.clip_path:
@@ -86,7 +98,7 @@ class BACKFLIP_PT_training(_Step, bpy.types.Panel):
         col.label(text=f"Normalised return: {training.normalised_return:.3f}")
         col.label(text=f"Latest stage: {training.latest_label or '—'}")
         if training.message:
-            col.label(text=training.message, icon="INFO")
+            draw_message(col, training.message)
         curve = os.path.join(training.run_dir, "learning_curve.png") if training.run_dir else ""
         if curve and os.path.isfile(curve):
             layout.template_icon(icon_value=previews.icon(curve), scale=8.0)
@@ -177,7 +189,7 @@ class BACKFLIP_PT_bake(_Step, bpy.types.Panel):
             rig.operator("backflip.retarget", icon="ARMATURE_DATA")
         col.operator("backflip.bake_stage", icon="ARMATURE_DATA")
         if bake.message:
-            col.label(text=bake.message, icon="INFO")
+            draw_message(col, bake.message)
         col.operator("backflip.bake_rollout_file", icon="IMPORT")
         col.operator("backflip.export_attempts", icon="EXPORT")
 

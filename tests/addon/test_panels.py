@@ -41,6 +41,16 @@ def test_panels_without_service(empty_scene) -> None:
     assert not any(line.startswith("progress") for lines in drawn.values() for line in lines)
 
 
+def test_a_long_message_wraps_over_several_labels(empty_scene) -> None:
+    empty_scene.backflip.reference.message = ("Reference keyed. Check: 72 of 111 frames (65%) were refilled or "
+                                              "seen with low confidence")
+    drawn = draw_all()["Reference"]
+    assert "label: Reference keyed. Check: 72 of 111 frames [INFO]" in drawn
+    assert "label: (65%) were refilled or seen with low [BLANK1]" in drawn and "label: confidence [BLANK1]" in drawn
+    empty_scene.backflip.reference.message = "Reference keyed"
+    assert "label: Reference keyed [INFO]" in draw_all()["Reference"]
+
+
 def test_panels_while_training(empty_scene) -> None:
     training = empty_scene.backflip.training
     training.job_id, training.state, training.progress = "t1", "running", 0.4
